@@ -1,0 +1,81 @@
+"""The one module that reads the environment.
+
+Everything configurable about a deployment comes from here: the active profile
+(``FOOTBALL_ENV=local|prod``) and the locations of the stores. Other modules ask
+:func:`get_settings` and never touch ``os.environ`` themselves, so a test can
+build a :class:`Settings` by hand and pass it down.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
+DEFAULT_SOURCE = "https://www.football-data.co.uk/mmz4281"
+DEFAULT_LEAGUES = ("E0", "E1", "SP1", "D1", "I1", "F1")
+PROFILES = ("local", "prod")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration for one process."""
+
+    profile: str = "local"
+    data_source: str = DEFAULT_SOURCE
+    leagues: tuple[str, ...] = DEFAULT_LEAGUES
+    state_dir: Path = PROJECT_ROOT / ".football"
+    warehouse_path: Path = PROJECT_ROOT / ".football" / "warehouse.duckdb"
+    database_url: str | None = None
+    redis_url: str | None = None
+    redis_key_prefix: str = "football"
+    mlflow_tracking_uri: str = ""
+    dagster_home: Path = PROJECT_ROOT / ".football" / "dagster_home"
+    as_of: str | None = None
+    api_keys: tuple[str, ...] = field(default=())
+    alert_webhook_url: str | None = None
+
+    @property
+    def is_prod(self) -> bool:
+        return self.profile == "prod"
+
+    @property
+    def warehouse_kind(self) -> str:
+        return "postgres" if self.is_prod else "duckdb"
+
+
+def _csv(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if not value:
+        return default
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def get_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from the environment (or a given mapping, for tests)."""
+    env = os.environ if environ is None else environ
+    profile = env.get("FOOTBALL_ENV", "local").strip().lower() or "local"
+    if profile not in PROFILES:
+        raise ValueError(f"FOOTBALL_ENV must be one of {PROFILES}, got {profile!r}")
+    state_dir = Path(env.get("FOOTBALL_STATE_DIR", str(PROJECT_ROOT / ".football")))
+    database_url = env.get("DATABASE_URL") or None
+    if profile == "prod" and not database_url:
+        raise ValueError("FOOTBALL_ENV=prod needs DATABASE_URL (postgresql://user@host:5432/warehouse)")
+    default_mlflow = f"sqlite:///{state_dir / 'mlflow.db'}"
+    return Settings(
+        profile=profile,
+        data_source=env.get("FOOTBALL_DATA_SOURCE", DEFAULT_SOURCE),
+        leagues=_csv(env.get("FOOTBALL_LEAGUES"), DEFAULT_LEAGUES),
+        state_dir=state_dir,
+        warehouse_path=Path(env.get("FOOTBALL_WAREHOUSE", str(state_dir / "warehouse.duckdb"))),
+        database_url=database_url,
+        redis_url=env.get("REDIS_URL") or ("redis://127.0.0.1:6379/0" if profile == "prod" else None),
+        redis_key_prefix=env.get("FOOTBALL_REDIS_PREFIX", "football"),
+        mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", default_mlflow),
+        dagster_home=Path(env.get("DAGSTER_HOME", str(state_dir / "dagster_home"))),
+        as_of=env.get("FOOTBALL_AS_OF") or None,
+        api_keys=_csv(env.get("FOOTBALL_API_KEYS"), ()),
+        alert_webhook_url=env.get("FOOTBALL_ALERT_WEBHOOK_URL") or None,
+    )

@@ -1,0 +1,75 @@
+"""Season codes and profile settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from football_platform.lib.seasons import (
+    all_seasons,
+    current_season,
+    season_code,
+    season_range,
+    season_start_year,
+    season_window,
+)
+from football_platform.settings import get_settings
+
+
+def test_season_codes_cross_the_century():
+    assert season_code(1999) == "9900"
+    assert season_code(2023) == "2324"
+    assert season_start_year("9900") == 1999
+    assert season_start_year("0001") == 2000
+    assert season_start_year("9394") == 1993
+
+
+@pytest.mark.parametrize("bad", ["23", "2325", "abcd", "23245"])
+def test_bad_season_codes_say_why(bad: str):
+    with pytest.raises(ValueError, match="season code"):
+        season_start_year(bad)
+
+
+def test_current_season_turns_over_on_the_first_of_july():
+    assert current_season(dt.date(2024, 6, 30)) == "2324"
+    assert current_season(dt.date(2024, 7, 1)) == "2425"
+
+
+def test_all_seasons_start_in_1993():
+    seasons = all_seasons(until="2324")
+    assert seasons[0] == "9394" and seasons[-1] == "2324" and len(seasons) == 31
+
+
+def test_season_ranges():
+    assert season_range("2122:2324") == ["2122", "2223", "2324"]
+    assert season_range("9899:0001") == ["9899", "9900", "0001"]
+    assert season_range("1920,2122") == ["1920", "2122"]
+    with pytest.raises(ValueError, match="backwards"):
+        season_range("2324:2122")
+
+
+def test_covid_season_window_reaches_august():
+    start, end = season_window("1920")
+    assert start == dt.date(2019, 7, 1) and end >= dt.date(2020, 8, 23)
+
+
+def test_local_profile_is_the_default_and_embedded(tmp_path: Path):
+    settings = get_settings({"FOOTBALL_STATE_DIR": str(tmp_path)})
+    assert settings.profile == "local" and settings.warehouse_kind == "duckdb"
+    assert settings.warehouse_path == tmp_path / "warehouse.duckdb"
+    assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert settings.redis_url is None
+
+
+def test_prod_profile_needs_a_database_url():
+    with pytest.raises(ValueError, match="DATABASE_URL"):
+        get_settings({"FOOTBALL_ENV": "prod"})
+    settings = get_settings({"FOOTBALL_ENV": "prod", "DATABASE_URL": "postgresql://u@db:5432/warehouse"})
+    assert settings.warehouse_kind == "postgres" and settings.redis_url == "redis://127.0.0.1:6379/0"
+
+
+def test_unknown_profile_is_refused():
+    with pytest.raises(ValueError, match="FOOTBALL_ENV"):
+        get_settings({"FOOTBALL_ENV": "staging"})
