@@ -46,7 +46,8 @@ class FileOutcome:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    rejected: int = 0  # rows (or single odds) rejected inside an accepted file
+    rejected: int = 0  # rows rejected inside an accepted file
+    values_rejected: int = 0  # single values (a price, a handicap line) refused while their row was kept
     missing_from_source: int = 0  # rows the warehouse holds that this version of the file no longer has
     sha256: str | None = None
     reason: str | None = None
@@ -241,7 +242,8 @@ def prepare_results(file: SourceFile, season: str, div: str, now: pd.Timestamp |
     matches["updated_at"] = now
     odds = parsed.odds[list(ODDS_COLUMNS)].assign(source_file=file.name, source_sha256=file.sha256, ingested_at=now)
     outcome = FileOutcome(name=file.name, status="loaded", rows=len(matches), sha256=file.sha256,
-                          rejected=len(parsed.rejected))
+                          rejected=parsed.n_rejected_rows,
+                          values_rejected=len(parsed.rejected) - parsed.n_rejected_rows)
     if not matches.empty:
         outcome.date_min = str(min(matches["match_date"]))
         outcome.date_max = str(max(matches["match_date"]))
@@ -325,7 +327,8 @@ def load_fixtures(target: Warehouse | Connection, file: SourceFile, divisions: l
     odds = parsed.odds[list(FIXTURE_ODDS_COLUMNS)].assign(snapshot_date=snapshot, source_file=file.name,
                                                           ingested_at=now)
     outcome = FileOutcome(name=file.name, status="loaded", rows=len(fixtures), sha256=file.sha256,
-                          rejected=len(parsed.rejected))
+                          rejected=parsed.n_rejected_rows,
+                          values_rejected=len(parsed.rejected) - parsed.n_rejected_rows)
     if not fixtures.empty:
         outcome.date_min = str(min(fixtures["match_date"]))
         outcome.date_max = str(max(fixtures["match_date"]))

@@ -5,7 +5,6 @@ files for the partitions being materialised, loads each in its own transaction
 and reports what happened as metadata.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
@@ -42,6 +41,7 @@ def summary_metadata(summary: IngestSummary) -> dict[str, dg.MetadataValue | int
         "files_missing": sum(o.status == "missing" for o in summary.outcomes),
         "files_rejected": len(summary.failures),
         "rows_missing_from_source": sum(o.missing_from_source for o in summary.outcomes),
+        "values_rejected": sum(o.values_rejected for o in summary.outcomes),
         "summary_json": dg.MetadataValue.json(totals),
     }
     if dates:

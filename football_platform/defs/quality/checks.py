@@ -5,7 +5,6 @@ features, training) should run on it. The overround suite only warns: a few
 bookmaker triples are plainly wrong in the real files, and they are flagged.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 
