@@ -194,7 +194,7 @@ class Connection:
             return
         buffer = io.StringIO()
         # \N marks NULL so that an empty string stays an empty string.
-        frame.to_csv(buffer, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d")
+        frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
         with self.raw.cursor().copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
             copy.write(buffer.getvalue())
 
