@@ -1,0 +1,398 @@
+"""Evaluation, training and the promotion decision (plain functions; the assets only wire them).
+
+The candidate and its comparison models are scored by the walk-forward backtest on the latest
+evaluation window (the last complete seasons of the training set, never used for tuning); the
+candidate is then refitted on every row and logged to MLflow with its evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from football_platform.lib import registry
+from football_platform.lib.backtest import CLOSE_PROB_COLUMNS, PROB_COLUMNS, BacktestConfig, walk_forward
+from football_platform.lib.metrics import evaluate, outcome_index, paired_bootstrap_diff, rps_scores
+from football_platform.lib.models import FEATURE_SETS, make_model
+from football_platform.lib.plots import reliability_diagram
+from football_platform.lib.seasons import season_start_year
+from football_platform.settings import PROJECT_ROOT
+
+from .data import CLOSE_P_COLUMNS
+
+FEATURE_SERVICE = "match_outcome_v1"
+# Baselines a candidate must beat; the market is a benchmark, not a bar a fundamentals model must clear.
+NON_MARKET_BASELINES = ("base_rates", "elo_ol", "pi_ol", "dixon_coles")
+COMPARISON_MODELS = (*NON_MARKET_BASELINES, "market_pre", "catboost_fundamentals", "catboost_market_aware")
+MATCH_KEY = ["div", "season", "home_team", "away_team"]
+PREDICTIONS_ARTIFACT = "evaluation/candidate_predictions.csv"
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """What to train and how to judge it. ``catboost_params`` override the candidate's defaults."""
+
+    candidate: str = "catboost_market_aware"
+    catboost_params: Mapping[str, Any] = field(default_factory=dict)
+    comparison_models: tuple[str, ...] = COMPARISON_MODELS
+    eval_seasons: int = 2
+    ece_bound: float = 0.05
+    thread_count: int = 2
+    n_boot: int = 1000
+
+    def model_kwargs(self) -> dict[str, dict[str, Any]]:
+        kwargs: dict[str, dict[str, Any]] = {}
+        for name in {self.candidate, *self.comparison_models}:
+            if name.startswith("catboost"):
+                kwargs[name] = {"thread_count": self.thread_count}
+        kwargs[self.candidate] = {**kwargs.get(self.candidate, {}), **dict(self.catboost_params)}
+        return kwargs
+
+
+def complete_seasons(frame: pd.DataFrame) -> list[str]:
+    """Seasons in time order, dropping the latest one when it looks unfinished.
+
+    The latest season counts as unfinished when it has fewer than 90% of the matches the same leagues
+    had the season before (a season in progress), so the evaluation window is always whole seasons.
+    """
+    seasons = sorted(frame["season"].astype(str).unique(), key=season_start_year)
+    if len(seasons) < 2:
+        return seasons
+    last, prev = seasons[-1], seasons[-2]
+    counts = frame.groupby(["season", "div"]).size()
+    leagues = counts.loc[last].index
+    prev_counts = counts.loc[prev].reindex(leagues).fillna(0)
+    if counts.loc[last].sum() < 0.9 * prev_counts.sum():
+        return seasons[:-1]
+    return seasons
+
+
+def evaluation_window(frame: pd.DataFrame, n: int) -> list[str]:
+    """The last ``n`` complete seasons, leaving at least one earlier season to train on."""
+    seasons = complete_seasons(frame)
+    if len(seasons) < 2:
+        raise ValueError(f"the training set has {len(seasons)} complete season(s): need at least 2 for a walk-forward")
+    return seasons[-min(n, len(seasons) - 1):]
+
+
+@dataclass
+class Evaluation:
+    """Walk-forward result on the evaluation window."""
+
+    seasons: list[str]
+    predictions: pd.DataFrame  # long form, one row per (match, model), closing probs where present
+    overall: pd.DataFrame  # per model on every window match (identical matches for all models)
+    versus_closing: pd.DataFrame  # per model (+ 'closing') on the window matches with closing odds
+    per_league: pd.DataFrame  # per league: candidate vs closing on identical matches
+
+    def candidate_rows(self, candidate: str) -> pd.DataFrame:
+        return self.predictions[self.predictions["model"] == candidate].reset_index(drop=True)
+
+    def row(self, model: str) -> dict[str, float]:
+        return self.overall.set_index("model").loc[model].to_dict()
+
+
+def _scores(preds: pd.DataFrame, prob_cols: Sequence[str]) -> dict[str, float]:
+    y = outcome_index(preds["fthg"].to_numpy(), preds["ftag"].to_numpy())
+    return evaluate(preds[list(prob_cols)].to_numpy(dtype=float), y)
+
+
+def evaluate_models(training_set: pd.DataFrame, options: TrainingOptions, seasons: Sequence[str]) -> Evaluation:
+    """Walk-forward of the candidate and the comparison models over ``seasons`` of the training set."""
+    models = tuple(dict.fromkeys([*options.comparison_models, options.candidate]))
+    config = BacktestConfig(
+        models=models, model_kwargs=options.model_kwargs(), ensembles={}, calibrated=(), warmup_seasons=0,
+        thread_count=options.thread_count,
+    )
+    features = training_set.drop(columns=["result", "fthg", "ftag", *CLOSE_P_COLUMNS], errors="ignore")
+    preds = walk_forward(training_set, list(seasons), config, features=features)
+    # The training set carries the closing line as probabilities already: use them for the comparison.
+    close = training_set[[*MATCH_KEY, *CLOSE_P_COLUMNS]].drop_duplicates(MATCH_KEY)
+    preds = preds.drop(columns=CLOSE_PROB_COLUMNS).merge(close, on=MATCH_KEY, how="left")
+    preds = preds.rename(columns=dict(zip(CLOSE_P_COLUMNS, CLOSE_PROB_COLUMNS, strict=True)))
+
+    overall = pd.DataFrame([{"model": m, **_scores(g, PROB_COLUMNS)} for m, g in preds.groupby("model")])
+    with_close = preds[preds[CLOSE_PROB_COLUMNS].notna().all(axis=1)]
+    rows = []
+    if not with_close.empty:
+        first = with_close[with_close["model"] == options.candidate]
+        rows.append({"model": "closing", **_scores(first, CLOSE_PROB_COLUMNS)})
+        rows += [{"model": m, **_scores(g, PROB_COLUMNS)} for m, g in with_close.groupby("model")]
+    versus_closing = pd.DataFrame(rows)
+    league_rows = []
+    cand = preds[preds["model"] == options.candidate]
+    for div, g in cand.groupby("div"):
+        row: dict[str, Any] = {"div": div, **{k: v for k, v in _scores(g, PROB_COLUMNS).items()}}
+        gc = g[g[CLOSE_PROB_COLUMNS].notna().all(axis=1)]
+        row["n_closing"] = float(len(gc))
+        if len(gc):
+            y = outcome_index(gc["fthg"].to_numpy(), gc["ftag"].to_numpy())
+            row["rps_same_matches"] = float(rps_scores(gc[PROB_COLUMNS].to_numpy(float), y).mean())
+            row["rps_closing"] = float(rps_scores(gc[CLOSE_PROB_COLUMNS].to_numpy(float), y).mean())
+        league_rows.append(row)
+    return Evaluation(list(seasons), preds, overall, versus_closing, pd.DataFrame(league_rows))
+
+
+def baseline_comparison(evaluation: Evaluation, candidate: str, n_boot: int = 1000) -> pd.DataFrame:
+    """Candidate RPS minus each non-market baseline's, paired on the identical window matches."""
+    preds = evaluation.predictions.sort_values([*MATCH_KEY, "model"])
+    cand = preds[preds["model"] == candidate].set_index(MATCH_KEY)
+    y = outcome_index(cand["fthg"].to_numpy(), cand["ftag"].to_numpy())
+    a = rps_scores(cand[PROB_COLUMNS].to_numpy(float), y)
+    rows = []
+    for name in NON_MARKET_BASELINES:
+        other = preds[preds["model"] == name].set_index(MATCH_KEY).loc[cand.index]
+        b = rps_scores(other[PROB_COLUMNS].to_numpy(float), y)
+        diff = paired_bootstrap_diff(a, b, n_boot=n_boot)
+        rows.append({"baseline": name, "n": diff.n, "rps_candidate": float(a.mean()), "rps_baseline": float(b.mean()),
+                     "delta": diff.mean, "delta_lo": diff.low, "delta_hi": diff.high, "beaten": bool(diff.mean < 0)})
+    return pd.DataFrame(rows)
+
+
+def calibration_table(evaluation: Evaluation, candidate: str, bound: float) -> pd.DataFrame:
+    """Per-outcome ECE of the candidate (and of the closing line, the practical floor) against ``bound``."""
+    row = evaluation.row(candidate)
+    closing = evaluation.versus_closing.set_index("model") if not evaluation.versus_closing.empty else None
+    out = []
+    for k in ("H", "D", "A"):
+        ref = float(closing.loc["closing", f"ece_{k}"]) if closing is not None else float("nan")
+        out.append({"outcome": k, "ece": float(row[f"ece_{k}"]), "ece_closing": ref, "bound": bound,
+                    "within": bool(row[f"ece_{k}"] < bound)})
+    return pd.DataFrame(out)
+
+
+def data_hash(frame: pd.DataFrame) -> str:
+    """Content hash of the training set (order-independent): ties a run to the exact data."""
+    ordered = frame.sort_values(MATCH_KEY, kind="mergesort").reset_index(drop=True)
+    hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes() + ",".join(ordered.columns).encode()).hexdigest()[:16]
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def fit_candidate(training_set: pd.DataFrame, options: TrainingOptions):
+    """The candidate refitted on every row of the training set."""
+    if not options.candidate.startswith("catboost"):
+        raise ValueError(f"candidate {options.candidate!r}: only CatBoost models are registered (native flavour)")
+    kwargs = options.model_kwargs()[options.candidate]
+    return make_model(options.candidate, **kwargs).fit(training_set)
+
+
+@dataclass
+class TrainingOutcome:
+    run_id: str
+    version: str
+    evaluation: Evaluation
+    baselines: pd.DataFrame
+    calibration: pd.DataFrame
+    importance: pd.DataFrame
+    plot_path: Path
+    metrics: dict[str, float]
+
+
+def train_and_log(
+    training_set: pd.DataFrame, options: TrainingOptions, target: registry.MlflowTarget, plot_dir: Path
+) -> TrainingOutcome:
+    """Evaluate, refit, log one MLflow run and register a version with alias ``challenger``."""
+    seasons = evaluation_window(training_set, options.eval_seasons)
+    evaluation = evaluate_models(training_set, options, seasons)
+    baselines = baseline_comparison(evaluation, options.candidate, options.n_boot)
+    calibration = calibration_table(evaluation, options.candidate, options.ece_bound)
+    model = fit_candidate(training_set, options)
+    features = FEATURE_SETS[model.feature_set]
+    importance = pd.DataFrame(
+        {"feature": features, "importance": model.model_.get_feature_importance()}
+    ).sort_values("importance", ascending=False)
+
+    cand = evaluation.candidate_rows(options.candidate)
+    y = outcome_index(cand["fthg"].to_numpy(), cand["ftag"].to_numpy())
+    curves = {options.candidate: cand[PROB_COLUMNS].to_numpy(float), "closing": cand[CLOSE_PROB_COLUMNS].to_numpy(float)}
+    plot_path = reliability_diagram(
+        curves, y, Path(plot_dir) / "reliability.png", title=f"{options.candidate}, walk-forward {seasons[0]}-{seasons[-1]}"
+    )
+
+    metrics: dict[str, float] = {}
+    for key, value in evaluation.row(options.candidate).items():
+        metrics[key] = float(value)
+    for _, r in evaluation.overall.iterrows():
+        metrics[f"{r['model']}_rps"] = float(r["rps"])
+    if not evaluation.versus_closing.empty:
+        vc = evaluation.versus_closing.set_index("model")
+        for name in ("rps", "log_loss", "brier", "ece_H", "ece_D", "ece_A", "n"):
+            metrics[f"closing_{name}"] = float(vc.loc["closing", name])
+            metrics[f"same_matches_{name}"] = float(vc.loc[options.candidate, name])
+    for _, r in evaluation.per_league.iterrows():
+        for name in ("rps", "log_loss", "brier", "rps_closing"):
+            if name in r and pd.notna(r[name]):
+                metrics[f"{name}_{r['div']}"] = float(r[name])
+    beats = bool(baselines["beaten"].all())
+    calibrated = bool(calibration["within"].all())
+
+    params = {
+        "candidate": options.candidate,
+        "eval_seasons": ",".join(seasons),
+        "train_rows": len(training_set),
+        "train_seasons": f"{training_set['season'].iloc[0]}..{training_set['season'].iloc[-1]}",
+        "leagues": ",".join(sorted(training_set["div"].astype(str).unique())),
+        "ece_bound": options.ece_bound,
+        "comparison_models": ",".join(options.comparison_models),
+        "catboost_params": json.dumps(dict(options.catboost_params), sort_keys=True),
+        **{f"model.{k}": v for k, v in model.model_.get_params().items() if k not in ("cat_features",)},
+    }
+    tags = {
+        "data_hash": data_hash(training_set),
+        "feature_service": FEATURE_SERVICE,
+        "features": json.dumps(features),
+        "beats_baselines": str(beats).lower(),
+        "calibration_within_bounds": str(calibrated).lower(),
+        "candidate": options.candidate,
+    }
+    commit = git_commit()
+    if commit:
+        tags["git_commit"] = commit
+    window_preds = cand[[*MATCH_KEY, "date", *PROB_COLUMNS, *CLOSE_PROB_COLUMNS, "fthg", "ftag"]]
+    tables = {
+        PREDICTIONS_ARTIFACT: window_preds,
+        "evaluation/metrics_by_model.csv": evaluation.overall,
+        "evaluation/metrics_vs_closing.csv": evaluation.versus_closing,
+        "evaluation/metrics_by_league.csv": evaluation.per_league,
+        "evaluation/baseline_comparison.csv": baselines,
+        "evaluation/calibration.csv": calibration,
+        "feature_importance.csv": importance,
+    }
+    example = model._pool_frame(training_set.tail(5))
+    logged = registry.log_catboost_run(
+        target, model.model_, example, params, metrics, tags, artifacts={"plots": plot_path}, tables=tables,
+        run_name=f"{options.candidate}-{seasons[-1]}",
+    )
+    version = registry.register(target, logged, alias=registry.CHALLENGER,
+                                tags={"data_hash": tags["data_hash"], "candidate": options.candidate})
+    return TrainingOutcome(logged.run_id, version, evaluation, baselines, calibration, importance, plot_path, metrics)
+
+
+@dataclass
+class GateDecision:
+    promoted: bool
+    challenger_version: str
+    production_version: str | None  # before the gate
+    challenger_rps: float
+    production_rps: float | None
+    n_matches: int
+    reasons: list[str]
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.production_rps is None else self.challenger_rps - self.production_rps
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([
+            {"version": self.challenger_version, "alias": "challenger", "rps": self.challenger_rps},
+            {"version": self.production_version or "-", "alias": "production",
+             "rps": np.nan if self.production_rps is None else self.production_rps},
+        ])
+
+
+def _rps_of(preds: pd.DataFrame) -> np.ndarray:
+    y = outcome_index(preds["fthg"].to_numpy(), preds["ftag"].to_numpy())
+    return rps_scores(preds[PROB_COLUMNS].to_numpy(float), y)
+
+
+def production_window_predictions(
+    target: registry.MlflowTarget, production, challenger_preds: pd.DataFrame,
+    load_training_set: Callable[[], pd.DataFrame] | None, thread_count: int = 2,
+) -> pd.DataFrame:
+    """Production's walk-forward predictions on the challenger's matches.
+
+    Read from its own run's artifact when it covers them (same window); otherwise the production
+    configuration (candidate + CatBoost params from its run) is re-run on the challenger's window.
+    """
+    run = registry.run_of_version(target, production)
+    own = registry.load_table(target, run.info.run_id, PREDICTIONS_ARTIFACT)
+    own["season"] = own["season"].astype(str).str.zfill(4)
+    joined = challenger_preds[MATCH_KEY].merge(own, on=MATCH_KEY, how="left")
+    if joined[PROB_COLUMNS].notna().all(axis=None):
+        return joined
+    if load_training_set is None:
+        raise ValueError("production's evaluation window differs from the challenger's and no training set was given")
+    training_set = load_training_set()
+    options = TrainingOptions(
+        candidate=run.data.params["candidate"], catboost_params=json.loads(run.data.params.get("catboost_params", "{}")),
+        comparison_models=(), thread_count=thread_count,
+    )
+    seasons = sorted(challenger_preds["season"].astype(str).unique(), key=season_start_year)
+    evaluation = evaluate_models(training_set, options, seasons)
+    rows = evaluation.candidate_rows(options.candidate)
+    return challenger_preds[MATCH_KEY].merge(rows, on=MATCH_KEY, how="left")
+
+
+def promotion_gate(target: registry.MlflowTarget, load_training_set: Callable[[], pd.DataFrame] | None = None,
+                   thread_count: int = 2) -> GateDecision:
+    """Promote ``challenger`` to ``production`` when it beats production's RPS on identical matches, is
+    calibrated within its bound and beats the non-market baselines (or no production exists)."""
+    challenger = registry.alias_version(target, registry.CHALLENGER)
+    if challenger is None:
+        raise LookupError(f"model {target.model_name!r} has no '{registry.CHALLENGER}' version: run trained_model")
+    production = registry.alias_version(target, registry.PRODUCTION)
+    run = registry.run_of_version(target, challenger)
+    preds = registry.load_table(target, run.info.run_id, PREDICTIONS_ARTIFACT)
+    preds["season"] = preds["season"].astype(str).str.zfill(4)
+    a = _rps_of(preds)
+    reasons: list[str] = []
+    ok = True
+    if run.data.tags.get("calibration_within_bounds") != "true":
+        ok = False
+        reasons.append(f"calibration outside bounds (ECE bound {run.data.params.get('ece_bound')})")
+    if run.data.tags.get("beats_baselines") != "true":
+        ok = False
+        reasons.append("does not beat every non-market baseline")
+    prod_rps = None
+    if production is not None and str(production.version) == str(challenger.version):
+        reasons.append("challenger is already production")
+        return GateDecision(False, str(challenger.version), str(production.version), float(a.mean()),
+                            float(a.mean()), len(a), reasons)
+    if production is not None:
+        theirs = production_window_predictions(target, production, preds, load_training_set, thread_count)
+        b = _rps_of(theirs)
+        prod_rps = float(b.mean())
+        if not a.mean() < b.mean():
+            ok = False
+            reasons.append(f"RPS {a.mean():.4f} not below production v{production.version}'s {b.mean():.4f}")
+    else:
+        reasons.append("no production version yet")
+    if ok:
+        reasons.append("promoted")
+        registry.promote(target, str(challenger.version))
+    return GateDecision(ok, str(challenger.version), None if production is None else str(production.version),
+                        float(a.mean()), prod_rps, len(a), reasons)
+
+
+def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A small frame as a markdown table (no tabulate dependency)."""
+    def fmt(v: Any) -> str:
+        if isinstance(v, float | np.floating):
+            return "" if np.isnan(v) else f"{v:.{digits}f}"
+        return str(v)
+
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def temp_plot_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="fp-ml-"))
