@@ -167,6 +167,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Walk-forward predictions for the test seasons, after ingesting their history through ``ingest_job``."""
+    from football_platform.definitions import build_definitions
+    from football_platform.defs.ml.backtest_run import run_backtest, summary, write_csv
+    from football_platform.defs.ml.data import load_matches
+    from football_platform.lib.warehouse import Warehouse
+
+    settings = _settings_for(args)
+    tests = season_range(args.test_seasons)
+    first = args.train_from or all_seasons()[0]
+    if season_start_year(first) >= season_start_year(tests[0]):
+        raise CliError(f"--train-from {first} must come before the first test season {tests[0]}")
+    seasons = season_range(f"{first}:{tests[-1]}")
+    defs = build_definitions(settings)
+    instance = _instance(settings)
+    _, failures = _ingest(defs, settings, instance, seasons, force=False)
+    for reason in failures:  # a rejected history file weakens training but does not void the backtest
+        print(f"warning: {reason}", file=sys.stderr)
+    matches = load_matches(Warehouse.for_settings(settings), settings.leagues, last_season=tests[-1])
+    matches = matches[matches["season"].map(season_start_year) >= season_start_year(first)].reset_index(drop=True)
+    preds = run_backtest(matches, tests, model=args.model)
+    path = write_csv(preds, Path(args.out))
+    print(summary(preds), file=sys.stderr)
+    print(str(path))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The prediction API under uvicorn (heavy Dagster/Feast imports never happen in this process)."""
+    from serving.app import ServingOptions
+    from serving.runner import run
+
+    options = ServingOptions(
+        rate_limit_per_second=args.rate_limit,
+        rate_limit_burst=args.rate_burst,
+        cors_origins=tuple(o.strip() for o in (args.cors_origins or "").split(",") if o.strip()),
+        model_poll_seconds=args.model_poll_seconds,
+        access_log=not args.no_access_log,
+    )
+    return run(get_settings(), options, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="football-platform", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +227,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(run)
     run.add_argument("--force", action="store_true", help="reload season files even when unchanged")
     run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="start the prediction API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="forked uvicorn workers sharing the port")
+    serve.add_argument("--rate-limit", type=float, default=50.0, help="requests/s per API key (0: off)")
+    serve.add_argument("--rate-burst", type=float, default=100.0, help="token bucket size per API key")
+    serve.add_argument("--cors-origins", help="comma-separated allowed origins (default: CORS off)")
+    serve.add_argument("--model-poll-seconds", type=float, default=30.0, help="how often to look for a new production model")
+    serve.add_argument("--no-access-log", action="store_true", help="no JSON line per request")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    backtest = sub.add_parser("backtest", help="walk-forward out-of-sample predictions for the test seasons")
+    backtest.add_argument("--source", help="directory in the site's layout, or a base URL (default: FOOTBALL_DATA_SOURCE)")
+    backtest.add_argument("--leagues", help="comma-separated divisions, e.g. E0,SP1 (default: the six leagues)")
+    backtest.add_argument("--test-seasons", required=True, help="season codes to predict, e.g. 2223:2324")
+    backtest.add_argument("--train-from", help="first season of history to ingest and train on (default: 9394)")
+    backtest.add_argument("--model", default="stack_fundamentals",
+                          help="model or ensemble name (default: stack_fundamentals; no odds needed)")
+    backtest.add_argument("--out", required=True, help="CSV file to write")
+    backtest.set_defaults(func=cmd_backtest)
     return parser
 
 

@@ -49,6 +49,8 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
     # Imported here: the automation package imports this module, so a top-level import would be circular.
     from football_platform.defs.automation.resources import AlertsResource
+    from football_platform.defs.ml.resources import mlflow_resource
+    from football_platform.defs.serving import serving_resources
 
     resources: dict[str, Any] = {
         "warehouse": warehouse_resource(settings),
@@ -56,5 +58,10 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
             location=settings.data_source, leagues=list(settings.leagues)
         ),
         "alerts": AlertsResource(webhook_url=settings.alert_webhook_url),
+        "mlflow": mlflow_resource(settings),
+        **serving_resources(settings),
     }
+    from football_platform.defs.features.resources import feast_resource  # Feast itself is imported lazily
+
+    resources["feast"] = feast_resource(settings)
     return resources

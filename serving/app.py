@@ -1,0 +1,495 @@
+"""FastAPI app factory: batch predictions, on-demand ``/predict``, health and metrics.
+
+``create_app(settings)`` wires the parts; every part can be handed in (tests pass their own). The request
+path touches only memory, Redis and the in-process CatBoost model: the warehouse is read in the
+background through brief read-only connections, never held open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import logging
+import sys
+import time
+import uuid
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Field
+
+from football_platform.lib.features import features_from_states
+from football_platform.lib.predictions import feature_row
+from football_platform.lib.seasons import current_season
+from football_platform.lib.warehouse import Warehouse
+from football_platform.settings import Settings
+from serving.auth import KeyStore, Principal, RateLimiter
+from serving.features import FeaturesUnavailable, PredictionStore, StateReader
+from serving.metrics import Metrics
+from serving.model import ModelHolder
+
+log = logging.getLogger("serving.api")
+
+
+@dataclass(frozen=True)
+class ServingOptions:
+    """Knobs of one API process (CLI flags of ``football-platform serve``)."""
+
+    rate_limit_per_second: float = 50.0  # per key; <= 0 disables
+    rate_limit_burst: float = 100.0
+    cors_origins: tuple[str, ...] = ()
+    model_poll_seconds: float = 30.0
+    cache_refresh_seconds: float = 15.0
+    key_refresh_seconds: float = 60.0
+    access_log: bool = True
+
+
+# ---------------------------------------------------------------- logging
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; extra fields (request_id, route, ...) are merged in."""
+
+    _skip = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(), "level": record.levelname,
+               "logger": record.name, "message": record.getMessage()}
+        out.update({k: v for k, v in record.__dict__.items() if k not in self._skip})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in ("serving", "uvicorn.error"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = [handler]
+        lg.setLevel(level)
+        lg.propagate = False
+
+
+# ---------------------------------------------------------------- schemas
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"home_team": "Arsenal", "away_team": "Chelsea", "league": "E0", "kickoff": "2024-08-17"}]
+    })
+    home_team: str = Field(min_length=1, max_length=64, description="the site's short name, e.g. 'Man United'")
+    away_team: str = Field(min_length=1, max_length=64)
+    league: str | None = Field(default=None, min_length=1, max_length=8, description="division code, e.g. E0")
+    kickoff: dt.date | None = Field(default=None, description="default: the as_of date, else the day after "
+                                    "the later of the two teams' last matches")
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class PredictResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "home_team": "Arsenal", "away_team": "Chelsea", "league": "E0", "season": "2425", "kickoff": "2024-08-17",
+        "p_home": 0.55, "p_draw": 0.24, "p_away": 0.21, "p_over25": 0.56, "p_under25": 0.44,
+        "model": {"name": "football-match-outcome", "version": "3"},
+        "features_timestamp": "2024-05-20T06:00:00+00:00"}]})
+    home_team: str
+    away_team: str
+    league: str
+    season: str
+    kickoff: dt.date
+    p_home: float
+    p_draw: float
+    p_away: float
+    p_over25: float | None
+    p_under25: float | None
+    model: ModelRef
+    features_timestamp: str | None
+
+
+class Prediction(BaseModel):
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
+        "match_id": "E0-2526-arsenal-man-united", "div": "E0", "season": "2526", "match_date": "2026-01-31",
+        "home_team": "Arsenal", "away_team": "Man United", "p_home": 0.58, "p_draw": 0.23, "p_away": 0.19,
+        "p_over25": 0.55, "model_name": "football-match-outcome", "model_version": "3",
+        "features_timestamp": "2026-01-30T06:00:00+00:00", "generated_at": "2026-01-30T06:05:00+00:00"}]})
+    match_id: str
+    div: str
+    season: str
+    match_date: str
+    home_team: str
+    away_team: str
+    p_home: float
+    p_draw: float
+    p_away: float
+    p_over25: float | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+
+
+class PredictionPage(BaseModel):
+    items: list[Prediction]
+    total: int
+    limit: int
+    offset: int
+    generated_at: str | None
+    source: str
+
+
+class Team(BaseModel):
+    team: str
+    league: str
+
+
+class TeamList(BaseModel):
+    teams: list[Team]
+    count: int
+
+
+class ErrorBody(BaseModel):
+    detail: Any
+
+
+ERRORS = {401: {"model": ErrorBody, "description": "missing or unknown X-API-Key"},
+          429: {"model": ErrorBody, "description": "rate limit exceeded"}}
+
+
+# ---------------------------------------------------------------- request metrics / ids (pure ASGI: cheap)
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: Any, metrics: Metrics, access_log: bool):
+        self.app = app
+        self.metrics = metrics
+        self.access_log = access_log
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")[:64]
+                break
+        request_id = request_id or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = {"code": 500}
+
+        async def send_wrapper(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            # The template (/predictions/{match_id}), never the raw path: bounded label values.
+            route_label = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            self.metrics.requests.labels(route_label, scope["method"], str(status["code"])).inc()
+            self.metrics.duration.labels(route_label).observe(elapsed)
+            if self.access_log:
+                log.info("request", extra={"request_id": request_id, "method": scope["method"], "route": route_label,
+                                           "status": status["code"], "duration_ms": round(elapsed * 1000, 3)})
+
+
+# ---------------------------------------------------------------- the app
+
+
+def _close_names(name: str, known: list[str]) -> list[str]:
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=5, cutoff=0.5)
+    return [by_lower[c] for c in close]
+
+
+def create_app(
+    settings: Settings,
+    options: ServingOptions | None = None,
+    *,
+    model_holder: ModelHolder | None = None,
+    state_reader: StateReader | None = None,
+    prediction_store: PredictionStore | None = None,
+    key_store: KeyStore | None = None,
+    metrics: Metrics | None = None,
+) -> FastAPI:
+    options = options or ServingOptions()
+    warehouse = Warehouse.for_settings(settings)
+    metrics = metrics or Metrics()
+    holder = model_holder or ModelHolder(settings.mlflow_tracking_uri, poll_seconds=options.model_poll_seconds)
+    reader = state_reader or StateReader(settings.redis_url, settings.redis_key_prefix, warehouse,
+                                         refresh_seconds=options.cache_refresh_seconds)
+    store = prediction_store or PredictionStore(settings.redis_url, settings.redis_key_prefix, warehouse,
+                                                refresh_seconds=options.cache_refresh_seconds)
+    keys = key_store or KeyStore(settings.api_keys, warehouse, refresh_seconds=options.key_refresh_seconds)
+    limiter = RateLimiter(rate=options.rate_limit_per_second, burst=options.rate_limit_burst)
+    started_at = time.time()
+    feature_cache: OrderedDict[tuple, tuple[list[Any], float | None]] = OrderedDict()
+    holder.on_swap.append(lambda loaded: metrics.set_model(loaded.name, loaded.version))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # Startup work runs in a thread: loading mlflow + the model takes seconds, the event loop stays free.
+        import anyio
+
+        await anyio.to_thread.run_sync(holder.start)
+        await anyio.to_thread.run_sync(store.start)
+        await anyio.to_thread.run_sync(reader.refresh)
+        await anyio.to_thread.run_sync(keys.refresh)
+        if holder.current:
+            metrics.set_model(holder.current.name, holder.current.version)
+        log.info("api started", extra={"model_version": holder.current.version if holder.current else None,
+                                       "model_error": holder.last_error, "predictions_source": store.source,
+                                       "features_backend": reader.backend})
+        yield
+        holder.stop()
+        store.stop()
+
+    app = FastAPI(
+        title="football_platform prediction API",
+        version="1.0",
+        description="Match outcome probabilities (home/draw/away) from the `production` model. Send your key in "
+                    "`X-API-Key`; health and metrics routes are open.",
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
+    if options.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(options.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["X-API-Key", "Content-Type", "X-Request-ID"])
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=options.access_log)
+    app.state.holder, app.state.reader, app.state.store, app.state.keys = holder, reader, store, keys
+
+    api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
+
+    def principal(scope: str):
+        def dependency(key: str | None = Depends(api_key_header)) -> Principal:
+            who = keys.lookup(key)
+            if who is None:
+                raise HTTPException(401, "missing or invalid X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
+            if scope not in who.scopes:
+                raise HTTPException(403, f"key {who.name!r} lacks the {scope!r} scope")
+            allowed, wait = limiter.allow(who.name, who.rate_per_second)
+            if not allowed:
+                raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait)))})
+            return who
+
+        return dependency
+
+    reader_dep, admin_dep = Depends(principal("read")), Depends(principal("admin"))
+
+    @app.exception_handler(FeaturesUnavailable)
+    async def features_unavailable(request: Request, exc: FeaturesUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"request_id": request.scope.get("state", {}).get("request_id")})
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+    # -------------------------------------------------------- predictions
+
+    @app.get("/predictions", response_model=PredictionPage, responses=ERRORS, tags=["predictions"],
+             summary="Batch predictions of upcoming fixtures")
+    def list_predictions(
+        league: str | None = Query(None, max_length=8, examples=["E0"]),
+        team: str | None = Query(None, max_length=64, examples=["Arsenal"], description="home or away"),
+        date_from: Annotated[dt.date | None, Query(examples=["2026-01-31"])] = None,
+        date_to: Annotated[dt.date | None, Query(examples=["2026-02-28"])] = None,
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0, le=1_000_000),
+        _: Principal = reader_dep,
+    ) -> Any:
+        items = store.items
+        metrics.cache_requests.labels("hit" if store.source == "redis" else store.source).inc()
+        if league or team or date_from or date_to:
+            lo, hi = date_from.isoformat() if date_from else "", date_to.isoformat() if date_to else "9999"
+            items = [i for i in items
+                     if (not league or i["div"] == league)
+                     and (not team or team in (i["home_team"], i["away_team"]))
+                     and lo <= i["match_date"] <= hi]
+        page = items[offset: offset + limit]
+        metrics.predictions_served.labels("/predictions").inc(len(page))
+        return {"items": page, "total": len(items), "limit": limit, "offset": offset,
+                "generated_at": store.generated_at, "source": store.source}
+
+    @app.get("/predictions/{match_id}", response_model=Prediction, tags=["predictions"],
+             responses={**ERRORS, 404: {"model": ErrorBody, "description": "no prediction for this match"}})
+    def get_prediction(match_id: str = Path(max_length=200, examples=["E0-2526-arsenal-man-united"]),
+                       _: Principal = reader_dep) -> Any:
+        item = store.by_id.get(match_id)
+        if item is None:
+            metrics.cache_requests.labels("miss").inc()
+            raise HTTPException(404, f"no prediction for match {match_id!r}")
+        metrics.cache_requests.labels("hit" if store.source == "redis" else store.source).inc()
+        metrics.predictions_served.labels("/predictions/{match_id}").inc()
+        return item
+
+    @app.post("/predict", response_model=PredictResponse, tags=["predictions"],
+              summary="Probabilities for any pairing, from the online team state",
+              responses={**ERRORS, 404: {"model": ErrorBody, "description": "unknown team (closest names given)"},
+                         503: {"model": ErrorBody, "description": "no model loaded or online store down"}})
+    def predict(body: PredictRequest, _: Principal = reader_dep) -> Any:
+        loaded = holder.current
+        if loaded is None:
+            raise HTTPException(503, f"no model loaded: {holder.last_error or 'registry not checked yet'}")
+        home_name, away_name = body.home_team.strip(), body.away_team.strip()
+        if home_name == away_name:
+            raise HTTPException(422, "home_team and away_team must differ")
+        home, away = reader.pair(home_name, away_name)
+        for name, state in ((home_name, home), (away_name, away)):
+            if state is None:
+                metrics.feature_misses.inc()
+                close = _close_names(name, list(reader.teams()))
+                raise HTTPException(404, {"message": f"unknown team {name!r}", "closest": close})
+        div = body.league or str(home["div"])
+        if body.league and body.league not in set(reader.teams().values()):
+            raise HTTPException(422, f"unknown league {body.league!r}")
+        if body.kickoff is not None:
+            kickoff = pd.Timestamp(body.kickoff)
+        elif settings.as_of:
+            kickoff = pd.Timestamp(settings.as_of)
+        else:
+            last = [s.get("recent_date_1") for s in (home, away)]
+            last = [d for d in last if d is not None and not pd.isna(d)]
+            kickoff = (max(last) if last else pd.Timestamp("2000-01-01")) + pd.Timedelta(days=1)
+        kickoff = kickoff.normalize()
+        season = current_season(kickoff.date())
+        hv, av = str(home.get("_version", "")), str(away.get("_version", ""))
+        features_ts = min(str(home.get("_features_timestamp", "")), str(away.get("_features_timestamp", "")))
+        cache_key = (home_name, away_name, kickoff, div, season, hv, av, loaded.version)
+        cached = feature_cache.get(cache_key)
+        if cached is None:
+            feats = features_from_states(home, away, kickoff, div=div, season=season)
+            over = feats.get("match_dc_p_over25")
+            cached = (feature_row(feats, loaded.model.feature_names_),
+                      None if over is None or over != over else float(over))
+            feature_cache[cache_key] = cached
+            if len(feature_cache) > 20_000:
+                feature_cache.popitem(last=False)
+        row, p_over = cached
+        raw = loaded.model.predict_proba([row])[0]
+        p = [float(raw[j]) for j in loaded.order]
+        metrics.predictions_served.labels("/predict").inc()
+        return {"home_team": home_name, "away_team": away_name, "league": div, "season": season,
+                "kickoff": kickoff.date(), "p_home": p[0], "p_draw": p[1], "p_away": p[2], "p_over25": p_over,
+                "p_under25": None if p_over is None else 1.0 - p_over,
+                "model": {"name": loaded.name, "version": loaded.version},
+                "features_timestamp": features_ts or None}
+
+    @app.get("/teams", response_model=TeamList, responses=ERRORS, tags=["reference"])
+    def teams(league: str | None = Query(None, max_length=8, examples=["E0"]), _: Principal = reader_dep) -> Any:
+        known = sorted(reader.teams().items())
+        rows = [{"team": t, "league": d} for t, d in known if not league or d == league]
+        return {"teams": rows, "count": len(rows)}
+
+    @app.get("/models/production", responses=ERRORS, tags=["reference"])
+    def production_model(_: Principal = reader_dep) -> Any:
+        return _model_status(holder)
+
+    @app.post("/admin/reload", responses=ERRORS, tags=["admin"],
+              summary="Check the registry now and swap in a new production version; reload caches")
+    def admin_reload(_: Principal = admin_dep) -> Any:
+        swapped = holder.check()
+        store.refresh()
+        reader.refresh()
+        keys.refresh()
+        return {"swapped": swapped, **_model_status(holder), "predictions_source": store.source}
+
+    # -------------------------------------------------------- health, metrics, stats (open)
+
+    @app.get("/health", tags=["health"])
+    def health() -> Any:
+        return {"status": "ok"}
+
+    def _database() -> tuple[bool, str]:
+        try:
+            with warehouse.connect(read_only=warehouse.is_duckdb) as conn:
+                conn.query_one("SELECT 1")
+            return True, warehouse.describe()
+        except Exception as exc:
+            return False, f"{warehouse.describe()}: {type(exc).__name__}: {str(exc)[:200]}"
+
+    @app.get("/health/database", tags=["health"])
+    def health_database() -> Any:
+        ok, detail = _database()
+        return JSONResponse({"status": "ok" if ok else "down", "detail": detail}, status_code=200 if ok else 503)
+
+    @app.get("/health/redis", tags=["health"])
+    def health_redis() -> Any:
+        ok, detail = reader.ping()
+        return JSONResponse({"status": "ok" if ok else "down", "detail": detail}, status_code=200 if ok else 503)
+
+    @app.get("/health/detailed", tags=["health"])
+    def health_detailed() -> Any:
+        redis_ok, redis_detail = reader.ping()
+        db_ok, db_detail = _database()
+        model = _model_status(holder)
+        degraded = not (redis_ok and db_ok and holder.current is not None and holder.last_error is None)
+        return {"status": "degraded" if degraded else "ok",
+                "model": model,
+                "registry": {"reachable": holder.last_error is None, "error": holder.last_error},
+                "redis": {"ok": redis_ok, "detail": redis_detail},
+                "database": {"ok": db_ok, "detail": db_detail},
+                "predictions": {"source": store.source, "count": len(store.items), "generated_at": store.generated_at,
+                                "error": store.last_error},
+                "features": {"backend": reader.backend, "teams": len(reader.teams()), "error": reader.last_error},
+                "api_keys": {"error": keys.last_error},
+                "uptime_seconds": round(time.time() - started_at, 1)}
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    def prometheus_metrics() -> Response:
+        now = time.time()
+        loaded = holder.current
+        if loaded is not None and loaded.registered_at:
+            metrics.model_age.set(now - loaded.registered_at)
+        if store.generated_at:
+            try:
+                generated = pd.Timestamp(store.generated_at)
+                generated = generated.tz_localize("UTC") if generated.tzinfo is None else generated
+                metrics.data_freshness.labels("batch_predictions").set(now - generated.timestamp())
+            except ValueError:
+                pass
+        perf = store.performance
+        if perf:
+            metrics.model_rolling_rps.labels(perf["model"]).set(perf["rps_model"])
+            if perf.get("rps_closing") is not None:
+                metrics.closing_rolling_rps.set(perf["rps_closing"])
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/stats", tags=["health"])
+    def stats() -> Any:
+        by_league: dict[str, int] = {}
+        for item in store.items:
+            by_league[item["div"]] = by_league.get(item["div"], 0) + 1
+        return {"predictions": len(store.items), "by_league": by_league, "generated_at": store.generated_at,
+                "source": store.source, "teams": len(reader.teams()),
+                "model_version": holder.current.version if holder.current else None,
+                "rolling_performance": store.performance,
+                "uptime_seconds": round(time.time() - started_at, 1)}
+
+    return app
+
+
+def _model_status(holder: ModelHolder) -> dict[str, Any]:
+    loaded = holder.current
+    return {"name": holder.name, "alias": holder.alias,
+            "version": loaded.version if loaded else None,
+            "run_id": loaded.run_id if loaded else None,
+            "loaded_at": dt.datetime.fromtimestamp(loaded.loaded_at, dt.UTC).isoformat() if loaded else None,
+            "last_check": dt.datetime.fromtimestamp(holder.last_check, dt.UTC).isoformat()
+            if holder.last_check else None,
+            "error": holder.last_error}

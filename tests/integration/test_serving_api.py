@@ -1,0 +1,253 @@
+"""The prediction API against real Redis, a real DuckDB warehouse and a real MLflow registry (SQLite)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from football_platform.lib.predictions import MODEL_NAME
+from serving.app import ServingOptions, create_app
+from serving.auth import create_api_key
+from serving.features import redis_client
+from tests.conftest import REDIS_TEST_URL
+from tests.integration.test_serving_support import (
+    API_KEY,
+    ServingEnv,
+    build_env,
+    clean_redis,
+    publish_batch,
+    register,
+    train_tiny,
+)
+
+pytestmark = pytest.mark.redis
+H = {"X-API-Key": API_KEY}
+FAST = ServingOptions(rate_limit_per_second=0, model_poll_seconds=3600, access_log=False)
+
+
+@pytest.fixture(scope="session")
+def env(tmp_path_factory) -> ServingEnv:
+    env = build_env(tmp_path_factory.getbasetemp() / "serving_env", REDIS_TEST_URL)
+    env.__dict__["predictions"] = publish_batch(env)
+    yield env
+    clean_redis(env.settings)
+
+
+@pytest.fixture(scope="module")
+def client(env):
+    with TestClient(create_app(env.settings, FAST)) as c:
+        yield c
+
+
+def test_prediction_routes_need_a_valid_key(client):
+    body = {"home_team": "Arsenal", "away_team": "Chelsea"}
+    for headers in ({}, {"X-API-Key": "wrong"}):
+        assert client.get("/predictions", headers=headers).status_code == 401
+        assert client.get("/predictions/x", headers=headers).status_code == 401
+        assert client.post("/predict", json=body, headers=headers).status_code == 401
+        assert client.get("/teams", headers=headers).status_code == 401
+        assert client.get("/models/production", headers=headers).status_code == 401
+        assert client.post("/admin/reload", headers=headers).status_code == 401
+    for open_route in ("/health", "/health/detailed", "/health/redis", "/metrics", "/stats", "/openapi.json"):
+        assert client.get(open_route).status_code == 200, open_route
+
+
+def test_batch_predictions_filters_and_pagination(client, env):
+    full = client.get("/predictions", params={"limit": 500}, headers=H).json()
+    # The 2026-01-30 snapshot lists 10 E0 fixtures, none of them in the 2020-2024 results.
+    assert full["total"] == 10 and full["source"] == "redis"
+    for item in full["items"]:
+        assert abs(item["p_home"] + item["p_draw"] + item["p_away"] - 1) < 1e-9
+        assert item["model_version"] == "1"
+    page = client.get("/predictions", params={"limit": 3, "offset": 3}, headers=H).json()
+    assert [i["match_id"] for i in page["items"]] == [i["match_id"] for i in full["items"][3:6]]
+    arsenal = client.get("/predictions", params={"team": "Arsenal"}, headers=H).json()["items"]
+    assert arsenal and all("Arsenal" in (i["home_team"], i["away_team"]) for i in arsenal)
+    day = client.get("/predictions", params={"date_from": "2026-02-01", "date_to": "2026-02-01"}, headers=H).json()
+    assert all(i["match_date"] == "2026-02-01" for i in day["items"])
+    assert client.get("/predictions", params={"league": "SP1"}, headers=H).json()["total"] == 0
+    one = full["items"][0]
+    assert client.get(f"/predictions/{one['match_id']}", headers=H).json()["p_home"] == one["p_home"]
+    assert client.get("/predictions/E0-2526-nobody-nowhere", headers=H).status_code == 404
+
+
+def test_predict_answers_with_probabilities_and_version(client):
+    r = client.post("/predict", json={"home_team": "Arsenal", "away_team": "Chelsea", "kickoff": "2024-08-17"},
+                    headers=H)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert abs(body["p_home"] + body["p_draw"] + body["p_away"] - 1) < 1e-9
+    assert 0 < body["p_over25"] < 1 and abs(body["p_over25"] + body["p_under25"] - 1) < 1e-12
+    assert body["model"] == {"name": MODEL_NAME, "version": "1"}
+    assert body["season"] == "2425" and body["league"] == "E0"
+    assert body["features_timestamp"].startswith("2024-05-19")  # last E0 2023/24 match day
+    assert "x-request-id" in r.headers
+
+
+def test_unknown_team_404_names_closest(client):
+    r = client.post("/predict", json={"home_team": "Arsenel", "away_team": "Chelsea"}, headers=H)
+    assert r.status_code == 404
+    assert "Arsenal" in r.json()["detail"]["closest"]
+
+
+@pytest.mark.parametrize("body", [
+    {"home_team": "Arsenal"},
+    {"home_team": "Arsenal", "away_team": "Chelsea", "kickoff": "not-a-date"},
+    {"home_team": "Arsenal", "away_team": "Chelsea", "colour": "red"},
+    {"home_team": "", "away_team": "Chelsea"},
+    {"home_team": "Arsenal", "away_team": "Arsenal"},
+])
+def test_invalid_body_422(client, body):
+    assert client.post("/predict", json=body, headers=H).status_code == 422
+
+
+def test_warehouse_key_table_and_scopes(client, env):
+    key = create_api_key(env.warehouse, "analyst", ("read",))
+    client.app.state.keys.refresh()
+    assert client.get("/predictions", headers={"X-API-Key": key}).status_code == 200
+    assert client.post("/admin/reload", headers={"X-API-Key": key}).status_code == 403
+    stored = env.warehouse.query_df("SELECT key_hash, name FROM ops.api_keys")
+    assert key not in stored.to_string()  # only the sha256 is stored
+
+
+def test_rate_limit_429(env):
+    opts = replace(FAST, rate_limit_per_second=1, rate_limit_burst=3)
+    with TestClient(create_app(env.settings, opts)) as c:
+        codes = [c.get("/teams", headers=H).status_code for _ in range(6)]
+    assert codes[:3] == [200, 200, 200] and 429 in codes[3:]
+
+
+def test_metrics_expose_contract_names(client):
+    client.post("/predict", json={"home_team": "Arsenal", "away_team": "Chelsea"}, headers=H)
+    text = client.get("/metrics").text
+    for name in ("football_api_requests_total", "football_api_request_duration_seconds", "football_api_model_info",
+                 "football_api_predictions_served_total", "football_api_feature_misses_total",
+                 "football_api_cache_requests_total", "football_model_rolling_rps", "football_closing_rolling_rps",
+                 "football_data_freshness_seconds", "football_model_age_seconds"):
+        assert name in text, name
+    assert 'football_api_model_info{name="football-match-outcome",version="1"} 1.0' in text
+    assert 'route="/predict"' in text
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_redis_down_predict_503_batch_still_served(env):
+    with TestClient(create_app(env.settings, FAST)) as c:
+        assert c.post("/predict", json={"home_team": "Arsenal", "away_team": "Chelsea"}, headers=H).status_code == 200
+        dead = redis_client(f"redis://127.0.0.1:{_closed_port()}/15")
+        c.app.state.reader.redis = dead  # Redis goes away mid-run
+        c.app.state.store.redis = dead
+        started = time.monotonic()
+        r = c.post("/predict", json={"home_team": "Arsenal", "away_team": "Chelsea"}, headers=H)
+        assert r.status_code == 503 and "Redis" in r.json()["detail"]
+        assert time.monotonic() - started < 2
+        c.app.state.store.refresh()  # the cache refresh falls back to the warehouse
+        listed = c.get("/predictions", headers=H).json()
+        assert listed["total"] == 10 and listed["source"] == "warehouse"
+        assert c.get("/health/redis").status_code == 503
+        assert c.get("/health/detailed").json()["status"] == "degraded"
+
+
+def test_hot_swap_without_failed_requests(env, tmp_path):
+    # A private copy of the registry: moving its alias must not disturb the other tests.
+    shutil.copy(env.base / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    settings = replace(env.settings, mlflow_tracking_uri=uri)
+    opts = replace(FAST, model_poll_seconds=0.5)
+    statuses: list[int] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+    with TestClient(create_app(settings, opts)) as c:
+        def hammer() -> None:
+            while not stop.is_set():
+                r = c.post("/predict", json={"home_team": "Liverpool", "away_team": "Everton"}, headers=H)
+                statuses.append(r.status_code)
+                if r.status_code == 200:
+                    versions.add(r.json()["model"]["version"])
+
+        worker = threading.Thread(target=hammer)
+        worker.start()
+        try:
+            new = register(uri, train_tiny(env.warehouse, iterations=10, seed=1), tmp_path / "artifacts")
+            deadline = time.monotonic() + 120
+            while new not in versions and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            worker.join()
+        assert c.get("/models/production", headers=H).json()["version"] == new == "2"
+    assert statuses and set(statuses) == {200}
+    assert versions == {"1", "2"}
+
+
+def test_schemathesis_no_server_errors(client):
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_dict(client.app.openapi())
+    failures: list[str] = []
+    # One bounded hypothesis run per operation, every request through the in-process app.
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        strategy = operation.as_strategy()
+
+        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(case=strategy)
+        def check(case):
+            kwargs = case.as_transport_kwargs(base_url="http://testserver")
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), **H}
+            response = client.request(**kwargs)
+            if response.status_code >= 500:
+                failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:200]}")
+
+        check()
+    assert not failures, failures
+
+
+def test_serve_subprocess_over_http(env, tmp_path):
+    port = _closed_port()
+    environ = {**os.environ, "FOOTBALL_ENV": "local", "FOOTBALL_STATE_DIR": str(tmp_path),
+               "FOOTBALL_WAREHOUSE": str(env.warehouse.path), "MLFLOW_TRACKING_URI": env.tracking_uri,
+               "REDIS_URL": env.settings.redis_url, "FOOTBALL_REDIS_PREFIX": env.settings.redis_key_prefix,
+               "FOOTBALL_API_KEYS": API_KEY}
+    exe = Path(sys.executable).parent / "football-platform"
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--no-access-log"], env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+        assert httpx.get(f"{base}/predictions", timeout=5).status_code == 401
+        listed = httpx.get(f"{base}/predictions", headers=H, timeout=5).json()
+        assert listed["total"] == 10
+        r = httpx.post(f"{base}/predict", json={"home_team": "Arsenal", "away_team": "Chelsea"}, headers=H, timeout=30)
+        assert r.status_code == 200 and r.json()["model"]["version"] == "1"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
