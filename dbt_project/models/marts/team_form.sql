@@ -1,0 +1,116 @@
+{#- Rolling form per team before each of its matches: averages over its previous 5 and 10
+    matches, overall and at the same venue (home form for a home match, away form for an away
+    match). Windows end one row before the match, so a row never sees its own result.
+    History runs across seasons and divisions of one country (a promoted team keeps its form).
+    Form points use 3 for a win in every era so that seasons compare.
+
+    Incremental by league season: when a season changes, it and every later season are rebuilt
+    (their first matches look back into it). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['div', 'season'],
+        on_schema_change='fail',
+    )
+}}
+
+{%- set stats = [
+    ('points', 'form_points'),
+    ('goals_for', 'goals_for'),
+    ('goals_against', 'goals_against'),
+    ('shots_for', 'shots_for'),
+    ('shots_against', 'shots_against'),
+    ('shots_on_target_for', 'shots_on_target_for'),
+    ('shots_on_target_against', 'shots_on_target_against'),
+    ('corners_for', 'corners_for'),
+    ('corners_against', 'corners_against'),
+] -%}
+{%- set windows = [5, 10] -%}
+
+with team_matches as (
+    select
+        tm.*,
+        case when tm.won = 1 then 3 when tm.drawn = 1 then 1 else 0 end as form_points
+    from {{ ref('int_team_matches') }} as tm
+),
+
+fingerprints as (
+    select
+        div,
+        season,
+        min(season_start_year) as season_start_year,
+        {{ dbt.hash(dbt.concat([
+            "cast(count(*) as " ~ dbt.type_string() ~ ")", "'|'",
+            "coalesce(cast(max(source_updated_at) as " ~ dbt.type_string() ~ "), '')", "'|'",
+            "cast(sum(goals_for) as " ~ dbt.type_string() ~ ")",
+        ])) }} as season_fingerprint
+    from team_matches
+    group by div, season
+),
+
+{% if is_incremental() %}
+built as (
+    select distinct div, season, season_fingerprint from {{ this }}
+),
+
+first_changed as (
+    select min(f.season_start_year) as season_start_year
+    from fingerprints as f
+    left join built as b on b.div = f.div and b.season = f.season
+    where b.season_fingerprint is null or b.season_fingerprint <> f.season_fingerprint
+),
+
+{% endif %}
+scope as (
+    select f.div, f.season, f.season_fingerprint
+    from fingerprints as f
+    {% if is_incremental() %}
+    where f.season_start_year >= (select season_start_year from first_changed)
+    {% endif %}
+),
+
+form as (
+    select
+        tm.match_id,
+        tm.div,
+        tm.season,
+        tm.season_start_year,
+        tm.country,
+        tm.match_date,
+        tm.team,
+        tm.opponent,
+        tm.venue,
+        tm.team_match_number,
+        {%- for n in windows %}
+        count(*) over (
+            partition by tm.country, tm.team order by tm.match_date, tm.match_id
+            rows between {{ n }} preceding and 1 preceding
+        ) as last{{ n }}_matches,
+        count(*) over (
+            partition by tm.country, tm.team, tm.venue order by tm.match_date, tm.match_id
+            rows between {{ n }} preceding and 1 preceding
+        ) as venue_last{{ n }}_matches,
+        {%- for column, source_column in stats %}
+        avg(cast(tm.{{ source_column }} as double precision)) over (
+            partition by tm.country, tm.team order by tm.match_date, tm.match_id
+            rows between {{ n }} preceding and 1 preceding
+        ) as last{{ n }}_{{ column }}_avg,
+        avg(cast(tm.{{ source_column }} as double precision)) over (
+            partition by tm.country, tm.team, tm.venue order by tm.match_date, tm.match_id
+            rows between {{ n }} preceding and 1 preceding
+        ) as venue_last{{ n }}_{{ column }}_avg,
+        {%- endfor %}
+        {%- endfor %}
+        lag(tm.match_date) over (
+            partition by tm.country, tm.team order by tm.match_date, tm.match_id
+        ) as previous_match_date
+    from team_matches as tm
+)
+
+select
+    form.*,
+    {{ dbt.datediff('form.previous_match_date', 'form.match_date', 'day') }} as days_since_previous_match,
+    scope.season_fingerprint
+from form
+inner join scope on scope.div = form.div and scope.season = form.season
