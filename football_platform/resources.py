@@ -51,6 +51,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
     from football_platform.defs.automation.resources import AlertsResource
     from football_platform.defs.ml.resources import mlflow_resource
     from football_platform.defs.serving import serving_resources
+    from football_platform.defs.transform import build_dbt_resource
 
     resources: dict[str, Any] = {
         "warehouse": warehouse_resource(settings),
@@ -60,6 +61,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, Any]:
         "alerts": AlertsResource(webhook_url=settings.alert_webhook_url),
         "mlflow": mlflow_resource(settings),
         **serving_resources(settings),
+        "dbt": build_dbt_resource(settings),
     }
     from football_platform.defs.features.resources import feast_resource  # Feast itself is imported lazily
 

@@ -19,8 +19,8 @@ GROUP = "features"
 OWNERS = ["team:ml"]
 WAREHOUSE_POOL = "warehouse"  # one DuckDB writer at a time, shared with every warehouse writer
 # dbt models' asset keys (dagster-dbt's default translator: the model name). Change here if the translator prefixes.
-FCT_MATCHES = dg.AssetKey(["fct_matches"])
-STG_FIXTURES = dg.AssetKey(["stg_fixtures"])
+FCT_MATCHES = dg.AssetKey(["analytics", "fct_matches"])
+STG_FIXTURES = dg.AssetKey(["staging", "stg_fixtures"])
 RESULT_COLUMNS = ["result", "fthg", "ftag"]
 CLOSE_COLUMNS = ["close_p_home", "close_p_draw", "close_p_away"]
 TRAINING_COLUMNS = [*KEY_COLUMNS, *RESULT_COLUMNS,
