@@ -11,7 +11,10 @@ export FOOTBALL_ENV ?= local
 export DAGSTER_HOME ?= $(CURDIR)/.football/dagster_home
 FOOTBALL_DATA_SOURCE ?= https://www.football-data.co.uk/mmz4281
 DEMO_LEAGUES ?= E0,E1,SP1,D1,I1,F1
-DEMO_SEASONS ?= 9394:2324
+# Ten seasons keep the demo to minutes; DEMO_SEASONS=9394:2324 runs the full history.
+DEMO_SEASONS ?= 1415:2324
+# A fixed local key so the README's curl examples work; prod keys come from the environment or ops.api_keys.
+DEMO_API_KEY ?= demo-key
 PYTEST_ARGS ?=
 
 .PHONY: install system-deps demo test lint docs docs-serve dev bench clean services manifest
@@ -55,7 +58,7 @@ lint: install
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/football-platform run --source $(FOOTBALL_DATA_SOURCE) --leagues $(DEMO_LEAGUES) --seasons $(DEMO_SEASONS)
-	$(BIN)/football-platform serve --host 127.0.0.1 --port 8000
+	FOOTBALL_API_KEYS=$${FOOTBALL_API_KEYS:-$(DEMO_API_KEY)} $(BIN)/football-platform serve --host 127.0.0.1 --port 8000
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml

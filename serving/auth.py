@@ -82,11 +82,12 @@ class KeyStore:
         if self._warehouse is None:
             return
         try:
-            if not self._warehouse.table_exists("ops", "api_keys"):
+            if not self._warehouse.table_exists("ops", "api_keys", read_only=True):
                 self._table = {}
                 return
             frame = self._warehouse.query_df(
-                "SELECT key_hash, name, scopes, rate_per_second FROM ops.api_keys WHERE revoked_at IS NULL"
+                "SELECT key_hash, name, scopes, rate_per_second FROM ops.api_keys WHERE revoked_at IS NULL",
+                read_only=True,
             )
             table = {}
             for rec in frame.to_dict("records"):

@@ -43,7 +43,7 @@ def redis_client(url: str):
 
 def _warehouse_table(warehouse: Any, table: str) -> bool:
     schema, name = table.split(".")
-    return warehouse is not None and warehouse.table_exists(schema, name)
+    return warehouse is not None and warehouse.table_exists(schema, name, read_only=True)
 
 
 class StateReader:
@@ -76,7 +76,7 @@ class StateReader:
                 raw = self.redis.hgetall(f"{self.prefix}:teams")
                 self._teams = {k.decode(): v.decode() for k, v in raw.items()}
             elif _warehouse_table(self.warehouse, "analytics.serving_team_state"):
-                frame = self.warehouse.query_df("SELECT team, div, state_json FROM analytics.serving_team_state")
+                frame = self.warehouse.query_df("SELECT team, div, state_json FROM analytics.serving_team_state", read_only=True)
                 self._local_states = {r.team: state_from_record(json.loads(r.state_json))
                                       for r in frame.itertuples(index=False)}
                 self._teams = {r.team: r.div for r in frame.itertuples(index=False)}
@@ -166,7 +166,8 @@ class PredictionStore:
         frame = self.warehouse.query_df(
             """SELECT * FROM analytics.predictions p
                WHERE p.generated_at = (SELECT MAX(generated_at) FROM analytics.predictions)
-               ORDER BY match_date, div, home_team"""
+               ORDER BY match_date, div, home_team""",
+            read_only=True,
         )
         return records_for_api(frame), (str(frame["generated_at"].iloc[0]) if len(frame) else None)
 
@@ -201,7 +202,8 @@ class PredictionStore:
             return None
         frame = self.warehouse.query_df(
             f"""SELECT model_name, rps_model, rps_closing FROM analytics.prediction_performance
-                ORDER BY match_date DESC LIMIT {int(window)}"""
+                ORDER BY match_date DESC LIMIT {int(window)}""",
+            read_only=True,
         )
         return rolling_performance(frame)
 

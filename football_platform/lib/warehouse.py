@@ -80,14 +80,20 @@ class Warehouse:
         with self.connect() as conn:
             conn.ensure_raw_schema()
 
-    def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        with self.connect(read_only=self.is_duckdb) as conn:
+    def query_df(self, sql: str, params: Sequence[Any] | None = None, read_only: bool = False) -> pd.DataFrame:
+        """One query on a short-lived connection.
+
+        Pipeline code reads with an ordinary connection: inside one process DuckDB refuses a
+        read-only connection to a file another connection has open read-write. Other processes
+        (the API, an analyst) pass ``read_only=True``.
+        """
+        with self.connect(read_only=read_only and self.is_duckdb) as conn:
             return conn.query_df(sql, params)
 
-    def table_exists(self, schema: str, table: str) -> bool:
+    def table_exists(self, schema: str, table: str, read_only: bool = False) -> bool:
         if self.is_duckdb and (self.path is None or not self.path.exists()):
             return False
-        with self.connect(read_only=self.is_duckdb) as conn:
+        with self.connect(read_only=read_only and self.is_duckdb) as conn:
             return conn.table_exists(schema, table)
 
 
