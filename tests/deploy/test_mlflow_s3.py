@@ -70,8 +70,7 @@ def compose_mlflow_command(backend_uri: str, port: int) -> list[str]:
 
 
 def test_catboost_model_round_trip_through_the_s3_artifact_store(tmp_path, temp_database_factory, monkeypatch):
-    boto3 = pytest.importorskip("boto3", reason="boto3 belongs in requirements.lock (MLflow's S3 client)")
-    pytest.importorskip("moto", reason="moto[server] belongs in requirements.lock (S3 server for this test)")
+    import boto3  # pinned in requirements.lock: MLflow's S3 client; moto[server] is the S3 server below
 
     s3_port, mlflow_port = free_port(), free_port()
     s3_env = {
