@@ -15,7 +15,8 @@ DEMO_LEAGUES ?= E0,E1,SP1,D1,I1,F1
 DEMO_SEASONS ?= 1415:2324
 # A fixed local key so the README's curl examples work; prod keys come from the environment or ops.api_keys.
 DEMO_API_KEY ?= demo-key
-PYTEST_ARGS ?=
+# Two workers: the suite is dominated by real services and subprocesses, and the machine has two cores.
+PYTEST_ARGS ?= -n 2 -p no:cacheprovider -rfE --durations=25
 
 .PHONY: install system-deps demo test lint docs docs-serve dev bench clean services manifest
 

@@ -23,7 +23,7 @@ DBT_ASSETS_NAME = "football_dbt_models"
 class DbtBuildConfig(dg.Config):
     """Run config of the dbt op."""
 
-    full_refresh: bool = False  # rebuild incremental models (league_table, team_form) from scratch
+    full_refresh: bool = False  # rebuild the incremental models (fct_matches, league_table, team_form) from scratch
 
 
 def dbt_build_args(config: DbtBuildConfig) -> list[str]:
@@ -54,11 +54,13 @@ def build_dbt_assets(warehouse_kind: str = "duckdb") -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
     )
     def football_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
-        yield from (
-            dbt.cli(dbt_build_args(config), context=context)
-            .stream()
-            .fetch_row_counts()
-            .fetch_column_metadata()
-        )
+        events = dbt.cli(dbt_build_args(config), context=context).stream()
+        if warehouse_kind == "duckdb":
+            # fetch_row_counts/fetch_column_metadata open dbt-duckdb's adapter in this process and keep the
+            # database file open with its own configuration; every later step of an in-process run
+            # (features, training) could then no longer open the warehouse.
+            yield from events
+        else:
+            yield from events.fetch_row_counts().fetch_column_metadata()
 
     return football_dbt_models
