@@ -8,12 +8,14 @@ at install time); it is never produced here.
 """
 
 from functools import cache
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from football_platform.defs.transform.resources import get_dbt_project
 from football_platform.defs.transform.translator import FootballDbtTranslator
+from football_platform.lib.warehouse import Warehouse
 
 # Must match the ingestion assets' pool: DuckDB admits one writing process at a time.
 WAREHOUSE_POOL = "warehouse"
@@ -29,6 +31,38 @@ class DbtBuildConfig(dg.Config):
 def dbt_build_args(config: DbtBuildConfig) -> list[str]:
     """The dbt command line for a run (selection is added by dagster-dbt from the asset selection)."""
     return ["build", *(["--full-refresh"] if config.full_refresh else [])]
+
+
+def _with_table_metadata(context: dg.AssetExecutionContext, events: list, warehouse: Warehouse):
+    """Row count and column schema for every model output, read from the warehouse after the build."""
+    outputs = [e for e in events if isinstance(e, dg.Output)]
+    if not outputs:
+        yield from events
+        return
+    metadata: dict[str, dict] = {}
+    with warehouse.connect() as conn:
+        for output in outputs:
+            path = context.asset_key_for_output(output.output_name).path
+            schema, table = (path[0], path[-1]) if len(path) > 1 else ("main", path[0])
+            columns = conn.query_df(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [schema, table],
+            )
+            if columns.empty:
+                continue
+            count = conn.query_one(f'SELECT COUNT(*) FROM "{schema}"."{table}"')
+            metadata[output.output_name] = {
+                "dagster/row_count": int(count[0]) if count else 0,
+                "dagster/column_schema": dg.TableSchema(
+                    columns=[dg.TableColumn(name=r.column_name, type=str(r.data_type)) for r in columns.itertuples()]
+                ),
+            }
+    for event in events:
+        if isinstance(event, dg.Output) and event.output_name in metadata:
+            yield event.with_metadata({**event.metadata, **metadata[event.output_name]})
+        else:
+            yield event
 
 
 class ManifestMissingError(FileNotFoundError):
@@ -58,8 +92,13 @@ def build_dbt_assets(warehouse_kind: str = "duckdb") -> dg.AssetsDefinition:
         if warehouse_kind == "duckdb":
             # fetch_row_counts/fetch_column_metadata open dbt-duckdb's adapter in this process and keep the
             # database file open with its own configuration; every later step of an in-process run
-            # (features, training) could then no longer open the warehouse.
-            yield from events
+            # (features, training) could then no longer open the warehouse. The same metadata comes from
+            # one short connection of ours, once dbt (another process) has released the file.
+            path = getattr(dbt, "warehouse_path", None)
+            if path:
+                yield from _with_table_metadata(context, list(events), Warehouse(kind="duckdb", path=Path(path)))
+            else:
+                yield from events
         else:
             yield from events.fetch_row_counts().fetch_column_metadata()
 
