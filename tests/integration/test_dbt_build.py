@@ -353,34 +353,50 @@ def test_prod_profile_reads_database_url_alone(built: BuiltWarehouse) -> None:
 
 
 def test_incremental_build_rebuilds_only_changed_seasons(built: BuiltWarehouse, tmp_path: Path) -> None:
-    """Correct one score: the next build rebuilds that season's table and form, and leaves the others."""
+    """Correct one score: the next build rebuilds that season only, and ends equal to a full rebuild."""
     if built.engine != "duckdb":
         pytest.skip("the DuckDB copy is cheap; PostgreSQL runs the same SQL")
     assert built.warehouse.path is not None
-    copy = Warehouse(kind="duckdb", path=tmp_path / "warehouse.duckdb")
-    shutil.copy(built.warehouse.path, copy.path)
-    before = copy.query_df("SELECT div, season, season_fingerprint FROM analytics.league_table GROUP BY ALL")
+    incremental = Warehouse(kind="duckdb", path=tmp_path / "incremental" / "warehouse.duckdb")
+    rebuilt = Warehouse(kind="duckdb", path=tmp_path / "rebuilt" / "warehouse.duckdb")
+    fingerprints = "SELECT div, season, season_fingerprint FROM analytics.league_table GROUP BY ALL"
+    before = built.query(fingerprints)
     # Leicester 1-1 Man United (28 Nov 2015) becomes a Leicester win: +2 points for Leicester, -1 for United.
-    with copy.connect() as conn, conn.transaction():
-        conn.execute(
-            "UPDATE raw.matches SET fthg = 2, ftag = 1, ftr = 'H', updated_at = now() "
-            "WHERE div = 'E0' AND season = '1516' AND home_team = 'Leicester' AND away_team = 'Man United'"
-        )
-    env = dbt_env("local", copy.path, None)
+    for copy in (incremental, rebuilt):
+        assert copy.path is not None
+        copy.path.parent.mkdir()
+        shutil.copy(built.warehouse.path, copy.path)
+        with copy.connect() as conn, conn.transaction():
+            conn.execute(
+                # the same (later) timestamp in both copies, as one ingestion would write
+                "UPDATE raw.matches SET fthg = 2, ftag = 1, ftr = 'H', updated_at = TIMESTAMPTZ '2030-01-01 00:00:00+00' "
+                "WHERE div = 'E0' AND season = '1516' AND home_team = 'Leicester' AND away_team = 'Man United'"
+            )
     # `run`, not `build`: the published-facts tests would rightly fail on the edited score.
-    result = run_dbt(["run", "--select", "+league_table", "+team_form"], env, tmp_path)
-    assert result.returncode == 0, _failure(result)
-    after = copy.query_df("SELECT div, season, season_fingerprint FROM analytics.league_table GROUP BY ALL")
+    models = ["--select", "+league_table", "+team_form", "+fct_matches"]
+    for copy, extra in ((incremental, []), (rebuilt, ["--full-refresh"])):
+        assert copy.path is not None
+        result = run_dbt(["run", *models, *extra], dbt_env("local", copy.path, None), copy.path.parent)
+        assert result.returncode == 0, _failure(result)
+
+    after = incremental.query_df(fingerprints)
     changed = before.merge(after, on=["div", "season"], suffixes=("_before", "_after"))
     changed = changed[changed["season_fingerprint_before"] != changed["season_fingerprint_after"]]
     assert changed[["div", "season"]].values.tolist() == [["E0", "1516"]]
-    final = copy.query_df(
+    final = incremental.query_df(
         "SELECT team, points FROM analytics.league_table WHERE div = 'E0' AND season = '1516' AND is_final_date"
     ).set_index("team")["points"]
     assert int(final["Leicester"]) == 81 + 2 and int(final["Man United"]) == 66 - 1
-    counts = copy.query_df("SELECT COUNT(*) AS n FROM analytics.league_table")["n"].iloc[0]
-    original = built.query("SELECT COUNT(*) AS n FROM analytics.league_table")["n"].iloc[0]
-    assert counts == original  # rows replaced, not appended
+    score = incremental.query_df(
+        "SELECT home_goals, away_goals, result FROM analytics.fct_matches "
+        "WHERE div = 'E0' AND season = '1516' AND home_team = 'Leicester' AND away_team = 'Man United'"
+    ).iloc[0]
+    assert (int(score["home_goals"]), int(score["away_goals"]), score["result"]) == (2, 1, "H")
+    # The incremental result is exactly what a full rebuild gives.
+    for table, key in (("league_table", "div, season, as_of_date, team"), ("team_form", "match_id, team"),
+                       ("fct_matches", "match_id")):
+        query = f"SELECT * FROM analytics.{table} ORDER BY {key}"
+        pd.testing.assert_frame_equal(incremental.query_df(query), rebuilt.query_df(query), check_exact=False)
 
 
 def test_dagster_materialises_the_dbt_assets(built: BuiltWarehouse, tmp_path: Path) -> None:

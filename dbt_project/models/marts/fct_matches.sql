@@ -2,15 +2,62 @@
     Probabilities are 1/odds normalised to sum to 1 (margin removed). Source of each triple, in
     order of preference: Pinnacle; else the site's market average (Avg from 2019/20, Betbrain's
     BbAv 2005/06-2018/19); else, for seasons with neither, the mean of the normalised prices of
-    every individual bookmaker quoting the match. Untrusted (flagged) triples are skipped. -#}
-with matches as (
+    every individual bookmaker quoting the match. Untrusted (flagged) triples are skipped.
+    Incremental by league season, like league_table. -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['div', 'season'],
+        on_schema_change='fail',
+    )
+}}
+
+with all_matches as (
     select * from {{ ref('stg_matches') }}
 ),
 
+-- What a league season's rows are built from: ingestion replaces a match's odds whenever the
+-- match row changes, so the match rows' count, latest update and goals identify the season.
+fingerprints as (
+    select
+        div,
+        season,
+        {{ dbt.hash(dbt.concat([
+            "cast(count(*) as " ~ dbt.type_string() ~ ")", "'|'",
+            "coalesce(cast(max(updated_at) as " ~ dbt.type_string() ~ "), '')", "'|'",
+            "cast(sum(home_goals + away_goals) as " ~ dbt.type_string() ~ ")",
+        ])) }} as season_fingerprint
+    from all_matches
+    group by div, season
+),
+
+{% if is_incremental() %}
+built as (
+    select distinct div, season, season_fingerprint from {{ this }}
+),
+
+{% endif %}
+scope as (
+    select f.div, f.season, f.season_fingerprint
+    from fingerprints as f
+    {% if is_incremental() %}
+    left join built as b on b.div = f.div and b.season = f.season
+    where b.season_fingerprint is null or b.season_fingerprint <> f.season_fingerprint
+    {% endif %}
+),
+
+matches as (
+    select m.*, s.season_fingerprint
+    from all_matches as m
+    inner join scope as s on s.div = m.div and s.season = m.season
+),
+
 odds_1x2 as (
-    select match_id, period, bookmaker, bookmaker_kind, selection, price, is_trusted
-    from {{ ref('stg_odds') }}
-    where market = '1x2'
+    select o.match_id, o.period, o.bookmaker, o.bookmaker_kind, o.selection, o.price, o.is_trusted
+    from {{ ref('stg_odds') }} as o
+    inner join scope as s on s.div = o.div and s.season = o.season
+    where o.market = '1x2'
 ),
 
 triples as (
@@ -143,7 +190,8 @@ select
     closing.overround as close_overround,
     closing.bookmaker_kind as close_odds_source,
     m.source_file,
-    m.updated_at
+    m.updated_at,
+    m.season_fingerprint
 from matches as m
 left join pre on pre.match_id = m.match_id
 left join closing on closing.match_id = m.match_id

@@ -70,6 +70,37 @@ scope as (
     {% endif %}
 ),
 
+{% if is_incremental() %}
+-- Rebuilt seasons need each team's last 10 matches before them (overall and per venue), not the
+-- whole history: keep those rows only, so an incremental run stays small.
+earlier_ranked as (
+    select
+        tm.match_id,
+        tm.team,
+        row_number() over (
+            partition by tm.country, tm.team order by tm.match_date desc, tm.match_id desc
+        ) as recency,
+        row_number() over (
+            partition by tm.country, tm.team, tm.venue order by tm.match_date desc, tm.match_id desc
+        ) as venue_recency
+    from team_matches as tm
+    where tm.season_start_year < (select season_start_year from first_changed)
+),
+
+window_input as (
+    select tm.*
+    from team_matches as tm
+    left join earlier_ranked as e
+        on e.match_id = tm.match_id and e.team = tm.team and (e.recency <= 10 or e.venue_recency <= 10)
+    where tm.season_start_year >= (select season_start_year from first_changed)
+       or e.match_id is not null
+),
+{% else %}
+window_input as (
+    select * from team_matches
+),
+{% endif %}
+
 form as (
     select
         tm.match_id,
@@ -105,7 +136,7 @@ form as (
         lag(tm.match_date) over (
             partition by tm.country, tm.team order by tm.match_date, tm.match_id
         ) as previous_match_date
-    from team_matches as tm
+    from window_input as tm
 )
 
 select
