@@ -16,7 +16,7 @@ DEMO_SEASONS ?= 1415:2324
 # A fixed local key so the README's curl examples work; prod keys come from the environment or ops.api_keys.
 DEMO_API_KEY ?= demo-key
 # Two workers: the suite is dominated by real services and subprocesses, and the machine has two cores.
-PYTEST_ARGS ?= -n 2 -p no:cacheprovider -rfE --durations=25
+PYTEST_ARGS ?= -n 2 --dist loadgroup -p no:cacheprovider -rfE --durations=25
 
 .PHONY: install system-deps demo test lint docs docs-serve dev bench clean services manifest
 

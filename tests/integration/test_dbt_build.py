@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from football_platform.settings import DBT_PROJECT_DIR
 from tests.conftest import FOOTBALL_DATA, create_pg_database, drop_pg_database
 
 DBT = Path(sys.executable).parent / "dbt"
+
+# Both engines are built once per worker: keep the module on one xdist worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("dbt_build")
 
 # Seasons whose final tables are published facts, plus the seasons that exercise each rule:
 # 2-points-for-a-win (D1 9394), head-to-head (SP1 0607, I1 2223), points per match (F1 1920),
@@ -63,9 +67,6 @@ FINAL_TABLE_FACTS = [
     ("F1", "1920", "Strasbourg", 10, 38),  # 38 from 27 matches beats Angers' 39 from 28
     ("F1", "1920", "Angers", 11, 39),
 ]
-
-_FINAL_TABLES: dict[str, pd.DataFrame] = {}  # engine -> final tables, to compare the engines
-
 
 @dataclass
 class BuiltWarehouse:
@@ -116,12 +117,12 @@ def _failure(result: subprocess.CompletedProcess) -> str:
     return "\n".join(interesting[-40:] or lines[-40:])
 
 
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltWarehouse]:
-    """The real-data slice loaded and ``dbt build`` run, once per engine."""
-    work_dir = tmp_path_factory.mktemp(f"dbt_{request.param}")
+@contextmanager
+def _built(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltWarehouse]:
+    """The real-data slice loaded and ``dbt build`` run on one engine."""
+    work_dir = tmp_path_factory.mktemp(f"dbt_{engine}")
     pg_url = None
-    if request.param == "duckdb":
+    if engine == "duckdb":
         warehouse = Warehouse(kind="duckdb", path=work_dir / "warehouse.duckdb")
         env = dbt_env("local", warehouse.path, None)
     else:
@@ -131,10 +132,40 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     try:
         load_slice(warehouse)
         result = run_dbt(["build"], env, work_dir)
-        yield BuiltWarehouse(request.param, warehouse, env, work_dir, result)
+        yield BuiltWarehouse(engine, warehouse, env, work_dir, result)
     finally:
         if pg_url:
             drop_pg_database(pg_url)
+
+
+@pytest.fixture(scope="module")
+def duckdb_built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltWarehouse]:
+    with _built("duckdb", tmp_path_factory) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def postgres_built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltWarehouse]:
+    with _built("postgres", tmp_path_factory) as built:
+        yield built
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def built(request: pytest.FixtureRequest) -> BuiltWarehouse:
+    """Each engine in turn: the tests every target must pass."""
+    return request.getfixturevalue(f"{request.param}_built")
+
+
+def final_tables(built: BuiltWarehouse) -> pd.DataFrame:
+    """Final standings of every season in the slice, with the teams as the site spells them."""
+    final = built.query(
+        "SELECT lt.div, lt.season, m.team_source AS team, lt.position, lt.points, lt.played "
+        "FROM analytics.league_table lt "
+        "JOIN (SELECT DISTINCT div, season, team, team_source FROM intermediate.int_team_matches) m "
+        "  ON m.div = lt.div AND m.season = lt.season AND m.team = lt.team "
+        "WHERE lt.is_final_date"
+    )
+    return final.sort_values(["div", "season", "position"]).reset_index(drop=True)
 
 
 def test_dbt_build_succeeds_with_every_test_passing(built: BuiltWarehouse) -> None:
@@ -148,14 +179,7 @@ def test_dbt_build_succeeds_with_every_test_passing(built: BuiltWarehouse) -> No
 
 
 def test_final_tables_reproduce_published_facts(built: BuiltWarehouse) -> None:
-    final = built.query(
-        "SELECT lt.div, lt.season, m.team_source AS team, lt.position, lt.points, lt.played "
-        "FROM analytics.league_table lt "
-        "JOIN (SELECT DISTINCT div, season, team, team_source FROM intermediate.int_team_matches) m "
-        "  ON m.div = lt.div AND m.season = lt.season AND m.team = lt.team "
-        "WHERE lt.is_final_date"
-    )
-    _FINAL_TABLES[built.engine] = final.sort_values(["div", "season", "position"]).reset_index(drop=True)
+    final = final_tables(built)
     index = final.set_index(["div", "season", "team"])
     for div, season, team, position, points in FINAL_TABLE_FACTS:
         row = index.loc[(div, season, team)]
@@ -332,18 +356,17 @@ def test_every_model_and_column_is_described(built: BuiltWarehouse) -> None:
     assert not missing, missing
 
 
-def test_engines_agree_on_final_tables(built: BuiltWarehouse) -> None:
-    if built.engine != "postgres" or "duckdb" not in _FINAL_TABLES or "postgres" not in _FINAL_TABLES:
-        pytest.skip("compares the two engines once both have been built in this session")
-    duck, pg = _FINAL_TABLES["duckdb"], _FINAL_TABLES["postgres"]
+@pytest.mark.postgres
+def test_engines_agree_on_final_tables(duckdb_built: BuiltWarehouse, postgres_built: BuiltWarehouse) -> None:
+    duck, pg = final_tables(duckdb_built), final_tables(postgres_built)
+    assert len(duck) > 200  # every team of the eleven seasons
     pd.testing.assert_frame_equal(duck.astype(str), pg.astype(str))
 
 
 @pytest.mark.postgres
-def test_prod_profile_reads_database_url_alone(built: BuiltWarehouse) -> None:
+def test_prod_profile_reads_database_url_alone(postgres_built: BuiltWarehouse) -> None:
     """With only DATABASE_URL set, profiles.yml still finds the database (its fallback parser)."""
-    if built.engine != "postgres":
-        pytest.skip("PostgreSQL only")
+    built = postgres_built
     url = built.warehouse.url
     assert url is not None
     result = run_dbt(["debug", "--target", "prod"], {"DATABASE_URL": url}, built.work_dir)
@@ -352,10 +375,12 @@ def test_prod_profile_reads_database_url_alone(built: BuiltWarehouse) -> None:
     assert dbt_env_from_database_url(url)["FOOTBALL_PG_DBNAME"] in result.stdout
 
 
-def test_incremental_build_rebuilds_only_changed_seasons(built: BuiltWarehouse, tmp_path: Path) -> None:
-    """Correct one score: the next build rebuilds that season only, and ends equal to a full rebuild."""
-    if built.engine != "duckdb":
-        pytest.skip("the DuckDB copy is cheap; PostgreSQL runs the same SQL")
+def test_incremental_build_rebuilds_only_changed_seasons(duckdb_built: BuiltWarehouse, tmp_path: Path) -> None:
+    """Correct one score: the next build rebuilds that season only, and ends equal to a full rebuild.
+
+    On DuckDB, where copying the built warehouse is cheap; PostgreSQL runs the same incremental SQL.
+    """
+    built = duckdb_built
     assert built.warehouse.path is not None
     incremental = Warehouse(kind="duckdb", path=tmp_path / "incremental" / "warehouse.duckdb")
     rebuilt = Warehouse(kind="duckdb", path=tmp_path / "rebuilt" / "warehouse.duckdb")
@@ -399,10 +424,12 @@ def test_incremental_build_rebuilds_only_changed_seasons(built: BuiltWarehouse, 
         pd.testing.assert_frame_equal(incremental.query_df(query), rebuilt.query_df(query), check_exact=False)
 
 
-def test_dagster_materialises_the_dbt_assets(built: BuiltWarehouse, tmp_path: Path) -> None:
-    """The Dagster op: assets materialise, dbt tests report as passing checks, row counts and schemas stream in."""
-    if built.engine != "duckdb":
-        pytest.skip("one engine is enough for the Dagster wiring; dbt itself is tested on both")
+def test_dagster_materialises_the_dbt_assets(duckdb_built: BuiltWarehouse, tmp_path: Path) -> None:
+    """The Dagster op: assets materialise, dbt tests report as passing checks, row counts and schemas stream in.
+
+    One engine is enough for the Dagster wiring; dbt itself is tested on both.
+    """
+    built = duckdb_built
     import dagster as dg
 
     from football_platform.defs.transform import build_dbt_assets, build_dbt_resource
