@@ -79,3 +79,46 @@
 {% macro postgres__binary_order(column) -%}
     {{ column }} collate "C"
 {%- endmacro %}
+
+{#- The price columns every odds model exposes, from a raw odds relation aliased `odds`
+    (raw.odds for played matches, raw.fixture_odds for fixtures). -#}
+{% macro odds_price_columns(odds='odds') -%}
+    {{ odds }}.bookmaker,
+    case
+        when {{ odds }}.bookmaker = 'PS' then 'pinnacle'
+        when {{ odds }}.bookmaker in ('Avg', 'BbAv') then 'market_average'
+        when {{ odds }}.bookmaker in ('Max', 'BbMx') then 'market_maximum'
+        else 'bookmaker'
+    end as bookmaker_kind,
+    {{ odds }}.market,
+    {{ odds }}.period,
+    {{ odds }}.selection,
+    {{ odds }}.line,
+    {{ odds }}.price,
+    {{ safe_divide('1', odds ~ '.price') }} as implied_probability,
+    {{ odds }}.flag,
+    ({{ odds }}.flag is null and {{ odds }}.price > 1) as is_trusted
+{%- endmacro %}
+
+{#- A league season's fingerprint: a hash of aggregates that change whenever any of its input
+    rows is inserted or corrected. Incremental marts rebuild a season when it changes. -#}
+{% macro season_fingerprint(expressions) -%}
+    {%- set parts = [] -%}
+    {%- for expression in expressions -%}
+        {%- if not loop.first %}{% do parts.append("'|'") %}{% endif -%}
+        {%- do parts.append("coalesce(cast(" ~ expression ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+{#- The league seasons an incremental mart must (re)build: every season on a full build, else those
+    whose fingerprint differs from the one stored with their rows in this model. -#}
+{% macro changed_seasons(fingerprints) -%}
+    select f.div, f.season, f.season_fingerprint
+    from {{ fingerprints }} as f
+    {%- if is_incremental() %}
+    left join (select distinct div, season, season_fingerprint from {{ this }}) as b
+        on b.div = f.div and b.season = f.season
+    where b.season_fingerprint is null or b.season_fingerprint <> f.season_fingerprint
+    {%- endif %}
+{%- endmacro %}

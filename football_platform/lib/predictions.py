@@ -222,9 +222,10 @@ def score_predictions(predictions: pd.DataFrame, results: pd.DataFrame, closing:
     res = results[[*FIXTURE_KEY, "match_date", "fthg", "ftag"]]
     pred = predictions.drop(columns=[c for c in ("match_date",) if c in predictions.columns])
     settled = pred.merge(res, on=FIXTURE_KEY, how="inner")
-    if settled.empty:
-        return pd.DataFrame(columns=["match_id", "match_date", "div", "season", "home_team", "away_team", "outcome",
-                                     "rps_model", "rps_closing", "close_p_home", "close_p_draw", "close_p_away"])
+    if settled.empty:  # nothing settled yet: the same columns as below, no rows
+        kept = [c for c in settled.columns if c not in ("fthg", "ftag")]
+        return settled[kept].reindex(columns=[*kept, "outcome", "rps_model", "rps_closing",
+                                              "close_p_home", "close_p_draw", "close_p_away"])
     y = outcome_index(settled["fthg"].to_numpy(), settled["ftag"].to_numpy())
     settled["outcome"] = np.array(["H", "D", "A"])[y]
     settled["rps_model"] = rps_scores(settled[PROB_COLUMNS].to_numpy(dtype=float), y)

@@ -129,7 +129,9 @@ class Connection:
 
     def query_one(self, sql: str, params: Sequence[Any] | None = None) -> tuple | None:
         if self.kind == "duckdb":
-            return self.raw.execute(sql, list(params) if params is not None else None).fetchone()
+            # fetchall, not fetchone: DuckDB 2 keeps a partly fetched result open and refuses the next statement
+            rows = self.raw.execute(sql, list(params) if params is not None else None).fetchall()
+            return rows[0] if rows else None
         return self.raw.execute(self._sql(sql), params).fetchone()
 
     def query_df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from football_platform.lib.loading import ingest_results, load_results
+from football_platform.lib.loading import ingest_results, load_fixtures, load_results
 from football_platform.lib.parsing import SourceFileRejected
 from football_platform.lib.sources import DirectorySource, SourceFile
 from football_platform.lib.warehouse import Warehouse
@@ -44,6 +44,17 @@ def test_full_history_twice_on_duckdb_and_postgres(warehouse: Warehouse, footbal
     assert sum(o.unchanged for o in second) == expected
     assert _count(warehouse, "SELECT COUNT(*) FROM raw.matches") == expected
 
+
+
+def test_same_fixtures_snapshot_twice_changes_nothing(warehouse: Warehouse, football_data_dir: Path):
+    """A re-run of the pipeline loads the same snapshot again: every row unchanged, no error on either engine."""
+    fixtures = DirectorySource(football_data_dir).fetch_fixtures().file
+    assert fixtures is not None
+    first = load_fixtures(warehouse, fixtures, None)
+    assert first.inserted == first.rows > 0
+    second = load_fixtures(warehouse, fixtures, None)
+    assert (second.inserted, second.updated, second.unchanged) == (0, 0, first.rows)
+    assert _count(warehouse, "SELECT COUNT(*) FROM raw.fixtures") == first.rows
 
 def _copy_season(football_data_dir: Path, tmp_path: Path, season: str, div: str) -> Path:
     root = tmp_path / "mirror"

@@ -85,6 +85,17 @@ def test_score_predictions_hand_worked_rps():
     assert out.loc["c", "outcome"] == "D"
 
 
+
+def test_score_predictions_with_nothing_settled_keeps_every_column():
+    """Before any fixture is played the table is empty but has the columns the warehouse write selects."""
+    preds = pd.DataFrame([{"div": "E0", "season": "2526", "match_id": "x", "home_team": "A", "away_team": "B",
+                           "p_home": 0.5, "p_draw": 0.3, "p_away": 0.2, "model_version": "3"}])
+    results = pd.DataFrame(columns=["div", "season", "home_team", "away_team", "match_date", "fthg", "ftag"])
+    out = score_predictions(preds, results)
+    assert out.empty
+    assert {"match_id", "p_home", "model_version", "outcome", "rps_model", "rps_closing", "close_p_home"} <= set(out)
+    assert not {"fthg", "ftag"} & set(out)
+
 def test_hash_key_is_sha256():
     assert hash_key("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 

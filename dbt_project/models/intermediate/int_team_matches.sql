@@ -8,35 +8,26 @@ rules as (
 ),
 
 sides as (
+    {#- the same select twice, once from each side: `side` is the team, `other` the opponent -#}
+    {%- for side, other in [('home', 'away'), ('away', 'home')] %}
     select
         match_id, div, season, season_start_year, match_date, kickoff_time,
-        'home' as venue,
-        home_team as team, away_team as opponent,
-        home_team_source as team_source, away_team_source as opponent_source,
-        home_goals as goals_for, away_goals as goals_against,
-        home_goals_half_time as goals_for_half_time, away_goals_half_time as goals_against_half_time,
-        home_shots as shots_for, away_shots as shots_against,
-        home_shots_on_target as shots_on_target_for, away_shots_on_target as shots_on_target_against,
-        home_corners as corners_for, away_corners as corners_against,
-        home_fouls as fouls_for, away_fouls as fouls_against,
-        home_yellow_cards as yellow_cards, home_red_cards as red_cards,
+        '{{ side }}' as venue,
+        {{ side }}_team as team, {{ other }}_team as opponent,
+        {{ side }}_team_source as team_source, {{ other }}_team_source as opponent_source,
+        {{ side }}_goals as goals_for, {{ other }}_goals as goals_against,
+        {{ side }}_goals_half_time as goals_for_half_time, {{ other }}_goals_half_time as goals_against_half_time,
+        {{ side }}_shots as shots_for, {{ other }}_shots as shots_against,
+        {{ side }}_shots_on_target as shots_on_target_for, {{ other }}_shots_on_target as shots_on_target_against,
+        {{ side }}_corners as corners_for, {{ other }}_corners as corners_against,
+        {{ side }}_fouls as fouls_for, {{ other }}_fouls as fouls_against,
+        {{ side }}_yellow_cards as yellow_cards, {{ side }}_red_cards as red_cards,
         updated_at
     from matches
+    {%- if not loop.last %}
     union all
-    select
-        match_id, div, season, season_start_year, match_date, kickoff_time,
-        'away' as venue,
-        away_team as team, home_team as opponent,
-        away_team_source as team_source, home_team_source as opponent_source,
-        away_goals as goals_for, home_goals as goals_against,
-        away_goals_half_time as goals_for_half_time, home_goals_half_time as goals_against_half_time,
-        away_shots as shots_for, home_shots as shots_against,
-        away_shots_on_target as shots_on_target_for, home_shots_on_target as shots_on_target_against,
-        away_corners as corners_for, home_corners as corners_against,
-        away_fouls as fouls_for, home_fouls as fouls_against,
-        away_yellow_cards as yellow_cards, away_red_cards as red_cards,
-        updated_at
-    from matches
+    {%- endif %}
+    {%- endfor %}
 )
 
 select

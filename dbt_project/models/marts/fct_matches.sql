@@ -23,28 +23,13 @@ fingerprints as (
     select
         div,
         season,
-        {{ dbt.hash(dbt.concat([
-            "cast(count(*) as " ~ dbt.type_string() ~ ")", "'|'",
-            "coalesce(cast(max(updated_at) as " ~ dbt.type_string() ~ "), '')", "'|'",
-            "cast(sum(home_goals + away_goals) as " ~ dbt.type_string() ~ ")",
-        ])) }} as season_fingerprint
+        {{ season_fingerprint(["count(*)", "max(updated_at)", "sum(home_goals + away_goals)"]) }} as season_fingerprint
     from all_matches
     group by div, season
 ),
 
-{% if is_incremental() %}
-built as (
-    select distinct div, season, season_fingerprint from {{ this }}
-),
-
-{% endif %}
 scope as (
-    select f.div, f.season, f.season_fingerprint
-    from fingerprints as f
-    {% if is_incremental() %}
-    left join built as b on b.div = f.div and b.season = f.season
-    where b.season_fingerprint is null or b.season_fingerprint <> f.season_fingerprint
-    {% endif %}
+    {{ changed_seasons('fingerprints') }}
 ),
 
 matches as (

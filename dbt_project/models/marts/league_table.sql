@@ -58,33 +58,15 @@ fingerprints as (
     select
         m.div,
         m.season,
-        {{ dbt.hash(dbt.concat([
-            "cast(m.n_rows as " ~ dbt.type_string() ~ ")", "'|'",
-            "coalesce(cast(m.max_updated_at as " ~ dbt.type_string() ~ "), '')", "'|'",
-            "cast(m.goals as " ~ dbt.type_string() ~ ")", "'|'",
-            "coalesce(cast(a.n_rows as " ~ dbt.type_string() ~ "), '0')", "'|'",
-            "coalesce(cast(a.points as " ~ dbt.type_string() ~ "), '0')", "'|'",
-            "coalesce(cast(a.max_effective_date as " ~ dbt.type_string() ~ "), '')",
-        ])) }} as season_fingerprint
+        {{ season_fingerprint(["m.n_rows", "m.max_updated_at", "m.goals",
+                               "a.n_rows", "a.points", "a.max_effective_date"]) }} as season_fingerprint
     from fingerprint_matches as m
     left join fingerprint_adjustments as a
         on a.div = m.div and a.season = m.season
 ),
 
-{% if is_incremental() %}
-built as (
-    select distinct div, season, season_fingerprint from {{ this }}
-),
-
-{% endif %}
 scope as (
-    select f.div, f.season, f.season_fingerprint
-    from fingerprints as f
-    {% if is_incremental() %}
-    left join built as b
-        on b.div = f.div and b.season = f.season
-    where b.season_fingerprint is null or b.season_fingerprint <> f.season_fingerprint
-    {% endif %}
+    {{ changed_seasons('fingerprints') }}
 ),
 
 scoped_matches as (

@@ -40,11 +40,7 @@ fingerprints as (
         div,
         season,
         min(season_start_year) as season_start_year,
-        {{ dbt.hash(dbt.concat([
-            "cast(count(*) as " ~ dbt.type_string() ~ ")", "'|'",
-            "coalesce(cast(max(source_updated_at) as " ~ dbt.type_string() ~ "), '')", "'|'",
-            "cast(sum(goals_for) as " ~ dbt.type_string() ~ ")",
-        ])) }} as season_fingerprint
+        {{ season_fingerprint(["count(*)", "max(source_updated_at)", "sum(goals_for)"]) }} as season_fingerprint
     from team_matches
     group by div, season
 ),

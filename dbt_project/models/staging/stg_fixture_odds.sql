@@ -14,21 +14,7 @@ select
     fixtures.fixture_id,
     odds.div,
     fixtures.match_date,
-    odds.bookmaker,
-    case
-        when odds.bookmaker = 'PS' then 'pinnacle'
-        when odds.bookmaker in ('Avg', 'BbAv') then 'market_average'
-        when odds.bookmaker in ('Max', 'BbMx') then 'market_maximum'
-        else 'bookmaker'
-    end as bookmaker_kind,
-    odds.market,
-    odds.period,
-    odds.selection,
-    odds.line,
-    odds.price,
-    {{ safe_divide('1', 'odds.price') }} as implied_probability,
-    odds.flag,
-    (odds.flag is null and odds.price > 1) as is_trusted,
+    {{ odds_price_columns('odds') }},
     cast(odds.snapshot_date as date) as snapshot_date
 from odds
 inner join fixtures
