@@ -11,6 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from football_platform.defs.features.resources import FeastResource
+from football_platform.defs.metadata import table_preview
 from football_platform.lib import feature_store as fs
 from football_platform.lib.features import KEY_COLUMNS, MARKET_AWARE_FEATURES, build_match_features, team_state_after
 from football_platform.resources import WarehouseResource
@@ -25,10 +26,6 @@ RESULT_COLUMNS = ["result", "fthg", "ftag"]
 CLOSE_COLUMNS = ["close_p_home", "close_p_draw", "close_p_away"]
 TRAINING_COLUMNS = [*KEY_COLUMNS, *RESULT_COLUMNS,
                     *[c for c in MARKET_AWARE_FEATURES if c not in KEY_COLUMNS], *CLOSE_COLUMNS]
-
-
-def _preview(frame: pd.DataFrame, rows: int = 5, cols: int = 12) -> dg.MetadataValue:
-    return dg.MetadataValue.md(frame.iloc[:rows, :cols].to_markdown(index=False))
 
 
 def _load_matches(warehouse) -> pd.DataFrame:
@@ -76,7 +73,7 @@ def match_features(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         "seconds_read": round(loaded - started, 2),
         "seconds_features": round(built - loaded, 2),
         "seconds_total": round(time.perf_counter() - started, 2),
-        "preview": _preview(features),
+        "preview": table_preview(features, rows=5, cols=12),
     })
 
 
@@ -113,7 +110,7 @@ def team_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
         "state_timestamp": str(rows["event_timestamp"].iloc[0]) if n else "",
         "upcoming_fixtures": 0 if upcoming is None else len(upcoming),
         "seconds_total": round(time.perf_counter() - started, 2),
-        "preview": _preview(rows.sort_values("elo", ascending=False), rows=10, cols=8),
+        "preview": table_preview(rows.sort_values("elo", ascending=False), rows=10, cols=8),
     })
 
 
@@ -244,7 +241,7 @@ def training_set(context: dg.AssetExecutionContext, feast: FeastResource,
         "with_closing_odds": int(frame["close_p_home"].notna().sum()),
         "seconds_point_in_time_join": round(joined - started, 2),
         "seconds_total": round(time.perf_counter() - started, 2),
-        "preview": _preview(frame),
+        "preview": table_preview(frame, rows=5, cols=12),
     })
 
 

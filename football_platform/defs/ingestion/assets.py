@@ -9,6 +9,7 @@ and reports what happened as metadata.
 import dagster as dg
 import pandas as pd
 
+from football_platform.defs.metadata import table_preview
 from football_platform.lib.loading import IngestSummary, ingest_many, load_fixtures, outcome_table
 from football_platform.lib.parsing import SourceFileRejected
 from football_platform.lib.seasons import all_seasons
@@ -23,10 +24,6 @@ WAREHOUSE_POOL = "warehouse"
 class IngestConfig(dg.Config):
     leagues: list[str] | None = None  # default: the source resource's leagues
     force: bool = False  # reload files even when their hash is unchanged
-
-
-def _preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
-    return dg.MetadataValue.md(frame.head(rows).to_markdown(index=False) if not frame.empty else "_empty_")
 
 
 def summary_metadata(summary: IngestSummary) -> dict[str, dg.MetadataValue | int | str]:
@@ -49,7 +46,7 @@ def summary_metadata(summary: IngestSummary) -> dict[str, dg.MetadataValue | int
         metadata["date_max"] = max(dates_max)
     if not table.empty:
         cols = ["name", "status", "rows", "inserted", "updated", "unchanged", "rejected", "sha256", "reason"]
-        metadata["files"] = _preview(table[cols].assign(sha256=table["sha256"].str[:12]), rows=50)
+        metadata["files"] = table_preview(table[cols].assign(sha256=table["sha256"].str[:12]), rows=50)
         metadata["file_hashes"] = dg.MetadataValue.json(
             {o.name: o.sha256 for o in summary.outcomes if o.sha256}
         )
@@ -150,6 +147,6 @@ def raw_fixtures(
             "sha256": outcome.sha256 or "",
             "date_min": outcome.date_min or "",
             "date_max": outcome.date_max or "",
-            "preview": _preview(preview),
+            "preview": table_preview(preview),
         }
     )

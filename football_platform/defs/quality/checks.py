@@ -8,6 +8,7 @@ bookmaker triples are plainly wrong in the real files, and they are flagged.
 
 import dagster as dg
 
+from football_platform.defs.metadata import table_preview
 from football_platform.lib.quality import MATCHES_SQL, OVERROUND_SQL, SuiteOutcome, validate_matches, validate_overround
 from football_platform.resources import WarehouseResource
 
@@ -26,10 +27,8 @@ def _check_result(outcome: SuiteOutcome, severity: dg.AssetCheckSeverity) -> dg.
         ),
         metadata={
             "rows_checked": outcome.rows_checked,
-            "expectations": dg.MetadataValue.md(outcome.summary_frame().to_markdown(index=False)),
-            "offending_rows": dg.MetadataValue.md(
-                offending.to_markdown(index=False) if not offending.empty else "_none_"
-            ),
+            "expectations": table_preview(outcome.summary_frame(), rows=len(outcome.results)),
+            "offending_rows": table_preview(offending, rows=len(offending), empty="_none_"),
             "unexpected_total": sum(r.unexpected_count for r in outcome.results),
         },
     )
