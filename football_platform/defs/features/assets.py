@@ -254,9 +254,14 @@ def build_training_set(store: "object", warehouse: "object") -> pd.DataFrame:
         frame["match_date"] = pd.to_datetime(frame["match_date"]).dt.strftime("%Y-%m-%d")
     entities = fs.entity_frame(features[KEY_COLUMNS].merge(fct[[*KEY_COLUMNS, "event_timestamp"]], on=KEY_COLUMNS,
                                                            how="inner", validate="one_to_one"))
-    hist = store.get_historical_features(
-        entity_df=entities, features=store.get_feature_service(fs.FEATURE_SERVICE), full_feature_names=True
-    ).to_df()
+    service = store.get_feature_service(fs.FEATURE_SERVICE)
+    # One point-in-time join per season: the views never expire (ttl 0), so Feast's file offline store pairs
+    # each entity row with every earlier row of its team; on the full history in one call that took 14 GB.
+    hist = pd.concat(
+        [store.get_historical_features(entity_df=chunk, features=service, full_feature_names=True).to_df()
+         for _season, chunk in entities.groupby("season", sort=True)],
+        ignore_index=True,
+    )
     hist = fs.feast_to_feature_columns(hist)
     match_cols = [c for c in MARKET_AWARE_FEATURES if c.startswith("match_")]
     out = (hist.merge(features[[*KEY_COLUMNS, *match_cols]], on=KEY_COLUMNS, how="left", validate="one_to_one")
