@@ -157,6 +157,8 @@ def test_task_environment_uses_only_known_variables_and_secrets_come_from_secret
             assert not {n for n in env if secret_like.search(n)}, f"{name}: secret passed as plain env"
             if container["Name"] == "mlflow":
                 assert secrets == {"MLFLOW_BACKEND_STORE_URI"}
+                # MLflow 3's job runner and huey consumers would double the task's memory (docker-compose.yml).
+                assert container["Environment"] == [{"Name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "Value": "false"}]
                 continue
             unknown = (env | secrets) - allowed
             assert not unknown, f"{name}: variables nothing reads: {sorted(unknown)}"

@@ -255,6 +255,13 @@ def test_postgres_init_script_creates_the_compose_databases():
     assert mlflow_cmd[mlflow_cmd.index("--backend-store-uri") + 1].endswith("@postgres:5432/mlflow")
 
 
+def test_mlflow_server_runs_without_the_job_runner():
+    # MLflow 3 starts a job runner and seven huey consumers by default (~1.3 GB with two workers instead of
+    # ~0.6 GB): more than the 768m docker-compose.prod.yml gives the service. The platform runs no MLflow jobs.
+    services = load_yaml(COMPOSE)["services"]
+    assert services["mlflow"]["environment"]["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+
+
 def test_prod_override_only_touches_services_of_the_base_file():
     base = load_yaml(COMPOSE)["services"]
     prod = load_yaml(COMPOSE_PROD)["services"]

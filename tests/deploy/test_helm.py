@@ -170,6 +170,7 @@ def test_mlflow_runs_the_compose_command_with_an_s3_artifact_root():
     assert command[command.index("--default-artifact-root") + 1] == "s3://mlflow/"
     assert "--backend-store-uri" not in command  # from MLFLOW_BACKEND_STORE_URI in the Secret
     assert container["envFrom"] == [{"secretRef": {"name": "football-mlflow-env"}}]
+    assert container["env"] == [{"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": "false"}]
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
 
 

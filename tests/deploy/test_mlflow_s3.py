@@ -5,68 +5,25 @@ CatBoost model is logged through the server, registered with alias `production` 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
-import pytest
 
-from .compose_env import interpolate_tree, load_yaml, parse_env_file
-from .conftest import ADMIN_DSN, REPO_ROOT, free_port
+from . import local_stack as ls
+from .conftest import ADMIN_DSN, free_port
 
 BUCKET = "mlflow"
 
 
-def _wait_http(url: str, proc: subprocess.Popen, deadline_s: float, log: Path) -> None:
-    deadline = time.monotonic() + deadline_s
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"{url}: process exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{url} did not answer within {deadline_s}s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
-
-
-def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    handle = log.open("w")
-    return subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def compose_mlflow_command(backend_uri: str, port: int) -> list[str]:
     """The `mlflow` service's command from docker-compose.yml, pointed at this machine."""
-    env = parse_env_file(REPO_ROOT / ".env.example") | {
-        "POSTGRES_PASSWORD": "x",
-        "REDIS_PASSWORD": "x",
-        "MINIO_ROOT_PASSWORD": "x",
-        "GRAFANA_ADMIN_PASSWORD": "x",
-    }
-    command = list(interpolate_tree(load_yaml(REPO_ROOT / "docker-compose.yml"), env)["services"]["mlflow"]["command"])
-    assert command[:2] == ["mlflow", "server"]
+    command = ls.service_command(ls.resolved_compose(ls.dotenv()), "mlflow")
     assert command[command.index("--default-artifact-root") + 1] == f"s3://{BUCKET}/"
-    command[command.index("--backend-store-uri") + 1] = backend_uri
-    command[command.index("--host") + 1] = "127.0.0.1"
-    command[command.index("--port") + 1] = str(port)
-    hosts = command.index("--allowed-hosts") + 1
-    command[hosts] = command[hosts].replace(":5000", f":{port}")
-    # One worker is enough for one client and saves a second import of MLflow on a 2-core machine.
-    command[command.index("--workers") + 1] = "1"
-    return [str(Path(sys.executable).parent / "mlflow"), *command[1:]]
+    return ls.compose_mlflow_command(command, backend_uri, port)
+
+
+def compose_mlflow_env() -> dict[str, str]:
+    """The `mlflow` service's environment (its S3 endpoint and keys are replaced by the test's)."""
+    return ls.service_env(ls.resolved_compose(ls.dotenv()), "mlflow")
 
 
 def test_catboost_model_round_trip_through_the_s3_artifact_store(tmp_path, temp_database_factory, monkeypatch):
@@ -84,7 +41,7 @@ def test_catboost_model_round_trip_through_the_s3_artifact_store(tmp_path, temp_
     db = temp_database_factory("mlflow_s3")
     backend = ADMIN_DSN.rsplit("/", 1)[0] + "/" + db
     log = tmp_path / "mlflow.log"
-    server = _start(compose_mlflow_command(backend, mlflow_port), os.environ | s3_env, log)
+    server = ls.start(compose_mlflow_command(backend, mlflow_port), os.environ | compose_mlflow_env() | s3_env, log)
     s3_server = None
     try:
         from moto.server import ThreadedMotoServer
@@ -121,7 +78,7 @@ def test_catboost_model_round_trip_through_the_s3_artifact_store(tmp_path, temp_
         expected = model.predict_proba(features[:5])
 
         tracking = f"http://127.0.0.1:{mlflow_port}"
-        _wait_http(f"{tracking}/health", server, 300, log)
+        ls.wait_http(f"{tracking}/health", server, 300, log)
         for key, value in s3_env.items():
             monkeypatch.setenv(key, value)
         mlflow.set_tracking_uri(tracking)
@@ -144,6 +101,6 @@ def test_catboost_model_round_trip_through_the_s3_artifact_store(tmp_path, temp_
         loaded = mlflow.catboost.load_model("models:/deploy_s3_test@production")
         np.testing.assert_allclose(loaded.predict_proba(features[:5]), expected, rtol=0, atol=1e-12)
     finally:
-        _stop(server)
+        ls.stop(server)
         if s3_server is not None:
             s3_server.stop()
