@@ -42,6 +42,11 @@ DIFF_VIEW = "match_diffs"
 SIDES = ("home", "away")
 UK_TZ = "Europe/London"
 DEFAULT_KICKOFF = "15:00"  # football-data has no kick-off times before 2019/20: the traditional Saturday slot
+# How far back a point-in-time join looks for a team's row. Every match has its own row at kick-off, so
+# training rows never need more; upcoming fixtures find the state row written after the last match (a
+# season plus its summer break). Online reads ignore it. A bound keeps the offline join from pairing each
+# match with a team's whole history (quadratic: 14 GB and half an hour on the full history without it).
+OFFLINE_LOOKBACK = timedelta(days=400)
 
 # Side features of build_match_features (``home_<x>`` / ``away_<x>`` / ``diff_<x>``), in features.py's order.
 SIDE_COLUMNS: list[str] = [c[len("home_"):] for c in FUNDAMENTAL_FEATURES if c.startswith("home_")]
@@ -176,7 +181,7 @@ def store_config(
     return {
         **common,
         "registry": {"registry_type": "file", "path": str(paths.registry), "cache_ttl_seconds": 60},
-        "offline_store": {"type": "file"},  # Feast's DuckDB store needs ibis, not in the lock
+        "offline_store": {"type": "duckdb"},  # point-in-time joins in DuckDB (ibis), not pandas/dask
         "online_store": {"type": "sqlite", "path": str(paths.online_store)},
     }
 
@@ -293,7 +298,7 @@ def build_feast_objects(profile: str, paths: FeastPaths | None = None) -> dict[s
         for name, (floats, strings) in VIEW_FIELDS.items():
             view_name = name if role == ENTITY else _projection_name(role.split("_")[0], name)
             views[(role, name)] = FeatureView(
-                name=view_name, entities=[entities[role]], ttl=timedelta(0),  # 0 = never expires (off-season)
+                name=view_name, entities=[entities[role]], ttl=OFFLINE_LOOKBACK,
                 schema=[Field(name=c, dtype=Float64) for c in floats] + [Field(name=c, dtype=String) for c in strings],
                 source=source, online=True, description=descriptions[name] + ("" if role == ENTITY else f" ({role})"),
                 tags={"owner": "team:ml", "row_kinds": "match,state", "role": role},
