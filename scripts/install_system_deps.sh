@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests and tools call: promtool and the two exporters (monitoring tests start them for real),
-# pg_dump/psql (backup/restore), logrotate (its config is validated), redis-cli/pg_isready (service checks).
+# pg_dump/psql (backup/restore), logrotate (its config is validated), redis-cli/pg_isready (service checks),
+# wrk (benchmarks/serving.py).
 # Installs what is missing when run as root (or with sudo); otherwise says what to install and fails.
 set -euo pipefail
-PACKAGES=(postgresql-client redis-tools prometheus prometheus-postgres-exporter prometheus-redis-exporter logrotate)
+PACKAGES=(postgresql-client redis-tools prometheus prometheus-postgres-exporter prometheus-redis-exporter logrotate wrk)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -1,38 +1,40 @@
 """FastAPI app factory: batch predictions, on-demand ``/predict``, health and metrics.
 
 ``create_app(settings)`` wires the parts; every part can be handed in (tests pass their own). The request
-path touches only memory, Redis and the in-process CatBoost model: the warehouse is read in the
-background through brief read-only connections, never held open.
+path touches only memory, Feast's online store (one round trip for both teams) and the in-process CatBoost
+model: the warehouse is read in the background through brief read-only connections, never held open.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import gc
 import json
 import logging
 import sys
+import threading
 import time
 import uuid
-from collections import OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import anyio
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from football_platform.lib.features import features_from_states
-from football_platform.lib.predictions import feature_row
+from football_platform.lib.feature_store import FEATURE_SERVICE
+from football_platform.lib.predictions import model_input, probabilities
 from football_platform.lib.seasons import current_season
 from football_platform.lib.warehouse import Warehouse
 from football_platform.settings import Settings
 from serving.auth import KeyStore, Principal, RateLimiter
-from serving.features import FeaturesUnavailable, PredictionStore, StateReader
+from serving.features import FeaturesUnavailable, OnlineFeatureReader, PredictionStore
 from serving.metrics import Metrics
 from serving.model import ModelHolder
 
@@ -92,6 +94,20 @@ class PredictRequest(BaseModel):
     kickoff: dt.date | None = Field(default=None, description="default: the as_of date, else the day after "
                                     "the later of the two teams' last matches")
 
+    @field_validator("home_team", "away_team")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+    @model_validator(mode="after")
+    def _two_teams(self) -> PredictRequest:
+        if self.home_team == self.away_team:
+            raise ValueError("home_team and away_team must differ")
+        return self
+
 
 class ModelRef(BaseModel):
     name: str
@@ -103,7 +119,7 @@ class PredictResponse(BaseModel):
         "home_team": "Arsenal", "away_team": "Chelsea", "league": "E0", "season": "2425", "kickoff": "2024-08-17",
         "p_home": 0.55, "p_draw": 0.24, "p_away": 0.21, "p_over25": 0.56, "p_under25": 0.44,
         "model": {"name": "football-match-outcome", "version": "3"},
-        "features_timestamp": "2024-05-20T06:00:00+00:00"}]})
+        "features_timestamp": "2024-05-20T00:00:00+00:00"}]})
     home_team: str
     away_team: str
     league: str
@@ -217,12 +233,39 @@ def _close_names(name: str, known: list[str]) -> list[str]:
     return [by_lower[c] for c in close]
 
 
+class _Refresher:
+    """One background thread re-reading the warehouse-backed caches (API keys, team directory): requests never
+    wait for the warehouse."""
+
+    def __init__(self, jobs: list[tuple[float, Any]]):
+        self.jobs = jobs
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        due = [time.monotonic() + every for every, _ in self.jobs]
+
+        def loop() -> None:
+            while not self._stop.wait(max(0.05, min(due) - time.monotonic())):
+                for i, (every, job) in enumerate(self.jobs):
+                    if time.monotonic() >= due[i]:
+                        try:
+                            job()  # each job keeps its previous data and records its error itself
+                        except Exception:
+                            log.exception("background refresh failed")
+                        due[i] = time.monotonic() + every
+
+        threading.Thread(target=loop, name="cache-refresher", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 def create_app(
     settings: Settings,
     options: ServingOptions | None = None,
     *,
     model_holder: ModelHolder | None = None,
-    state_reader: StateReader | None = None,
+    feature_reader: OnlineFeatureReader | None = None,
     prediction_store: PredictionStore | None = None,
     key_store: KeyStore | None = None,
     metrics: Metrics | None = None,
@@ -231,31 +274,38 @@ def create_app(
     warehouse = Warehouse.for_settings(settings)
     metrics = metrics or Metrics()
     holder = model_holder or ModelHolder(settings.mlflow_tracking_uri, poll_seconds=options.model_poll_seconds)
-    reader = state_reader or StateReader(settings.redis_url, settings.redis_key_prefix, warehouse,
-                                         refresh_seconds=options.cache_refresh_seconds)
+    reader = feature_reader or OnlineFeatureReader.for_settings(settings, warehouse,
+                                                                refresh_seconds=options.cache_refresh_seconds)
     store = prediction_store or PredictionStore(settings.redis_url, settings.redis_key_prefix, warehouse,
                                                 refresh_seconds=options.cache_refresh_seconds)
     keys = key_store or KeyStore(settings.api_keys, warehouse, refresh_seconds=options.key_refresh_seconds)
     limiter = RateLimiter(rate=options.rate_limit_per_second, burst=options.rate_limit_burst)
+    refresher = _Refresher([(options.key_refresh_seconds, keys.refresh),
+                            (options.cache_refresh_seconds, reader.refresh)])
     started_at = time.time()
-    feature_cache: OrderedDict[tuple, tuple[list[Any], float | None]] = OrderedDict()
+    pages: dict[tuple, Any] = {}  # rendered GET /predictions answers (body, count) of the current batch
     holder.on_swap.append(lambda loaded: metrics.set_model(loaded.name, loaded.version))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # Startup work runs in a thread: loading mlflow + the model takes seconds, the event loop stays free.
-        import anyio
-
         await anyio.to_thread.run_sync(holder.start)
         await anyio.to_thread.run_sync(store.start)
         await anyio.to_thread.run_sync(reader.refresh)
         await anyio.to_thread.run_sync(keys.refresh)
+        keys.background = reader.background = True
+        refresher.start()
+        # Everything loaded so far (mlflow, CatBoost, pandas...) lives as long as the process: keep it out of the
+        # cyclic collector's scans, whose full passes over it would otherwise stall a request now and then.
+        gc.collect()
+        gc.freeze()
         if holder.current:
             metrics.set_model(holder.current.name, holder.current.version)
         log.info("api started", extra={"model_version": holder.current.version if holder.current else None,
                                        "model_error": holder.last_error, "predictions_source": store.source,
                                        "features_backend": reader.backend})
         yield
+        refresher.stop()
         holder.stop()
         store.stop()
 
@@ -276,7 +326,8 @@ def create_app(
     api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
     def principal(scope: str):
-        def dependency(key: str | None = Depends(api_key_header)) -> Principal:
+        # async: in-memory checks only (the key table is refreshed in the background): no threadpool hop.
+        async def dependency(key: str | None = Depends(api_key_header)) -> Principal:
             who = keys.lookup(key)
             if who is None:
                 raise HTTPException(401, "missing or invalid X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
@@ -302,9 +353,27 @@ def create_app(
 
     # -------------------------------------------------------- predictions
 
+    def _json(body: Any) -> Response:
+        return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
+
+    def _page(key: tuple, render: Any) -> tuple[Response, int]:
+        """A rendered answer of the current batch and its number of predictions; ``render()`` gives
+        ``(body, count)``. The cache is dropped whenever the batch changes."""
+        version = store.version
+        if pages.get(("version",)) != version:
+            pages.clear()
+            pages[("version",)] = version
+        hit = pages.get(key)
+        if hit is None:
+            body, count = render()
+            hit = (json.dumps(body, separators=(",", ":")).encode(), count)
+            if len(pages) < 4096:
+                pages[key] = hit
+        return Response(hit[0], media_type="application/json"), hit[1]
+
     @app.get("/predictions", response_model=PredictionPage, responses=ERRORS, tags=["predictions"],
              summary="Batch predictions of upcoming fixtures")
-    def list_predictions(
+    async def list_predictions(
         league: str | None = Query(None, max_length=8, examples=["E0"]),
         team: str | None = Query(None, max_length=64, examples=["Arsenal"], description="home or away"),
         date_from: Annotated[dt.date | None, Query(examples=["2026-01-31"])] = None,
@@ -313,82 +382,73 @@ def create_app(
         offset: int = Query(0, ge=0, le=1_000_000),
         _: Principal = reader_dep,
     ) -> Any:
-        items = store.items
+        def render() -> tuple[dict[str, Any], int]:
+            items = store.items
+            if league or team or date_from or date_to:
+                lo, hi = date_from.isoformat() if date_from else "", date_to.isoformat() if date_to else "9999"
+                items = [i for i in items
+                         if (not league or i["div"] == league)
+                         and (not team or team in (i["home_team"], i["away_team"]))
+                         and lo <= i["match_date"] <= hi]
+            page = items[offset: offset + limit]
+            return {"items": page, "total": len(items), "limit": limit, "offset": offset,
+                    "generated_at": store.generated_at, "source": store.source}, len(page)
+
+        response, count = _page(("list", league, team, date_from, date_to, limit, offset), render)
         metrics.cache_requests.labels("hit" if store.source == "redis" else store.source).inc()
-        if league or team or date_from or date_to:
-            lo, hi = date_from.isoformat() if date_from else "", date_to.isoformat() if date_to else "9999"
-            items = [i for i in items
-                     if (not league or i["div"] == league)
-                     and (not team or team in (i["home_team"], i["away_team"]))
-                     and lo <= i["match_date"] <= hi]
-        page = items[offset: offset + limit]
-        metrics.predictions_served.labels("/predictions").inc(len(page))
-        return {"items": page, "total": len(items), "limit": limit, "offset": offset,
-                "generated_at": store.generated_at, "source": store.source}
+        metrics.predictions_served.labels("/predictions").inc(count)
+        return response
 
     @app.get("/predictions/{match_id}", response_model=Prediction, tags=["predictions"],
              responses={**ERRORS, 404: {"model": ErrorBody, "description": "no prediction for this match"}})
-    def get_prediction(match_id: str = Path(max_length=200, examples=["E0-2526-arsenal-man-united"]),
-                       _: Principal = reader_dep) -> Any:
+    async def get_prediction(match_id: str = Path(max_length=200, examples=["E0-2526-arsenal-man-united"]),
+                             _: Principal = reader_dep) -> Any:
         item = store.by_id.get(match_id)
         if item is None:
             metrics.cache_requests.labels("miss").inc()
             raise HTTPException(404, f"no prediction for match {match_id!r}")
         metrics.cache_requests.labels("hit" if store.source == "redis" else store.source).inc()
         metrics.predictions_served.labels("/predictions/{match_id}").inc()
-        return item
+        return _page(("one", match_id), lambda: (item, 1))[0]
 
     @app.post("/predict", response_model=PredictResponse, tags=["predictions"],
-              summary="Probabilities for any pairing, from the online team state",
+              summary="Probabilities for any pairing, from the online features of feature service match_outcome_v1",
               responses={**ERRORS, 404: {"model": ErrorBody, "description": "unknown team (closest names given)"},
+                         422: {"model": ErrorBody, "description": "invalid body, or a league the store does not know"},
                          503: {"model": ErrorBody, "description": "no model loaded or online store down"}})
-    def predict(body: PredictRequest, _: Principal = reader_dep) -> Any:
+    async def predict(body: PredictRequest, _: Principal = reader_dep) -> Any:
         loaded = holder.current
         if loaded is None:
             raise HTTPException(503, f"no model loaded: {holder.last_error or 'registry not checked yet'}")
-        home_name, away_name = body.home_team.strip(), body.away_team.strip()
-        if home_name == away_name:
-            raise HTTPException(422, "home_team and away_team must differ")
-        home, away = reader.pair(home_name, away_name)
-        for name, state in ((home_name, home), (away_name, away)):
-            if state is None:
+        if body.league and reader.leagues() and body.league not in reader.leagues():
+            raise HTTPException(422, f"unknown league {body.league!r}; known: {sorted(reader.leagues())}")
+        # Both teams' online rows in one round trip, in a worker thread (a slow store never stalls the event loop);
+        # FeaturesUnavailable -> 503. The feature and model work below is CPU only and stays on the loop: threads
+        # contending for the GIL cost more than they save.
+        home, away = await anyio.to_thread.run_sync(reader.pair, body.home_team, body.away_team)
+        for name, row in ((body.home_team, home), (body.away_team, away)):
+            if row is None:
                 metrics.feature_misses.inc()
                 close = _close_names(name, list(reader.teams()))
-                raise HTTPException(404, {"message": f"unknown team {name!r}", "closest": close})
-        div = body.league or str(home["div"])
-        if body.league and body.league not in set(reader.teams().values()):
-            raise HTTPException(422, f"unknown league {body.league!r}")
+                raise HTTPException(404, {"message": f"unknown team {name!r}: no online features", "closest": close})
+        div = body.league or str(home.state["div"])
         if body.kickoff is not None:
             kickoff = pd.Timestamp(body.kickoff)
         elif settings.as_of:
-            kickoff = pd.Timestamp(settings.as_of)
+            kickoff = pd.Timestamp(settings.as_of).normalize()
         else:
-            last = [s.get("recent_date_1") for s in (home, away)]
-            last = [d for d in last if d is not None and not pd.isna(d)]
+            last = [d for d in (home.state["recent_date_1"], away.state["recent_date_1"]) if not pd.isna(d)]
             kickoff = (max(last) if last else pd.Timestamp("2000-01-01")) + pd.Timedelta(days=1)
-        kickoff = kickoff.normalize()
         season = current_season(kickoff.date())
-        hv, av = str(home.get("_version", "")), str(away.get("_version", ""))
-        features_ts = min(str(home.get("_features_timestamp", "")), str(away.get("_features_timestamp", "")))
-        cache_key = (home_name, away_name, kickoff, div, season, hv, av, loaded.version)
-        cached = feature_cache.get(cache_key)
-        if cached is None:
-            feats = features_from_states(home, away, kickoff, div=div, season=season)
-            over = feats.get("match_dc_p_over25")
-            cached = (feature_row(feats, loaded.model.feature_names_),
-                      None if over is None or over != over else float(over))
-            feature_cache[cache_key] = cached
-            if len(feature_cache) > 20_000:
-                feature_cache.popitem(last=False)
-        row, p_over = cached
-        raw = loaded.model.predict_proba([row])[0]
-        p = [float(raw[j]) for j in loaded.order]
+        row, p_over = model_input(home.state, away.state, kickoff, loaded.model.feature_names_, div=div,
+                                  season=season)
+        p = [float(x) for x in probabilities(loaded.model, [row], loaded.order)[0]]
         metrics.predictions_served.labels("/predict").inc()
-        return {"home_team": home_name, "away_team": away_name, "league": div, "season": season,
-                "kickoff": kickoff.date(), "p_home": p[0], "p_draw": p[1], "p_away": p[2], "p_over25": p_over,
-                "p_under25": None if p_over is None else 1.0 - p_over,
-                "model": {"name": loaded.name, "version": loaded.version},
-                "features_timestamp": features_ts or None}
+        return _json({"home_team": body.home_team, "away_team": body.away_team, "league": div, "season": season,
+                      "kickoff": kickoff.date().isoformat(), "p_home": p[0], "p_draw": p[1], "p_away": p[2],
+                      "p_over25": p_over, "p_under25": None if p_over is None else 1.0 - p_over,
+                      "model": {"name": loaded.name, "version": loaded.version},
+                      "features_timestamp": min(home.timestamp, away.timestamp).isoformat()})
 
     @app.get("/teams", response_model=TeamList, responses=ERRORS, tags=["reference"])
     def teams(league: str | None = Query(None, max_length=8, examples=["E0"]), _: Principal = reader_dep) -> Any:
@@ -428,17 +488,29 @@ def create_app(
         ok, detail = _database()
         return JSONResponse({"status": "ok" if ok else "down", "detail": detail}, status_code=200 if ok else 503)
 
+    def _redis() -> tuple[bool, str]:
+        """Redis as this process uses it: Feast's online store (prod) and/or the prediction cache."""
+        client = reader.redis if reader.redis is not None else store.redis
+        if client is None:
+            return True, "not configured (no REDIS_URL: predictions from the warehouse, online store SQLite)"
+        try:
+            client.ping()
+            return True, "ok"
+        except Exception as exc:
+            return False, f"{type(exc).__name__}: {str(exc)[:200]}"
+
     @app.get("/health/redis", tags=["health"])
     def health_redis() -> Any:
-        ok, detail = reader.ping()
+        ok, detail = _redis()
         return JSONResponse({"status": "ok" if ok else "down", "detail": detail}, status_code=200 if ok else 503)
 
     @app.get("/health/detailed", tags=["health"])
     def health_detailed() -> Any:
-        redis_ok, redis_detail = reader.ping()
+        redis_ok, redis_detail = _redis()
+        online_ok, online_detail = reader.ping()
         db_ok, db_detail = _database()
         model = _model_status(holder)
-        degraded = not (redis_ok and db_ok and holder.current is not None and holder.last_error is None)
+        degraded = not (redis_ok and online_ok and db_ok and holder.current is not None and holder.last_error is None)
         return {"status": "degraded" if degraded else "ok",
                 "model": model,
                 "registry": {"reachable": holder.last_error is None, "error": holder.last_error},
@@ -446,7 +518,9 @@ def create_app(
                 "database": {"ok": db_ok, "detail": db_detail},
                 "predictions": {"source": store.source, "count": len(store.items), "generated_at": store.generated_at,
                                 "error": store.last_error},
-                "features": {"backend": reader.backend, "teams": len(reader.teams()), "error": reader.last_error},
+                "features": {"backend": reader.backend, "ok": online_ok, "detail": online_detail,
+                             "feature_service": FEATURE_SERVICE, "teams": len(reader.teams()),
+                             "error": reader.last_error},
                 "api_keys": {"error": keys.last_error},
                 "uptime_seconds": round(time.time() - started_at, 1)}
 

@@ -74,6 +74,7 @@ class KeyStore:
         self._table: dict[str, Principal] = {}
         self._loaded_at = 0.0
         self._lock = threading.Lock()
+        self.background = False  # True once a background thread refreshes: look-ups then never read the warehouse
         self.last_error: str | None = None
 
     def refresh(self) -> None:
@@ -106,7 +107,8 @@ class KeyStore:
     def lookup(self, key: str | None) -> Principal | None:
         if not key:
             return None
-        if time.monotonic() - self._loaded_at > self._refresh_seconds and self._lock.acquire(blocking=False):
+        if (not self.background and time.monotonic() - self._loaded_at > self._refresh_seconds
+                and self._lock.acquire(blocking=False)):
             try:
                 self.refresh()
             finally:

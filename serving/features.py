@@ -1,33 +1,48 @@
-"""Online team state and cached batch predictions, as the API reads them.
+"""Online team features and cached batch predictions, as the API reads them.
 
-Layout (written by the ``batch_predictions`` asset, see ``serving.publish``):
+**Online features** (``POST /predict``) come from Feast's online store, read directly in its own layout so the
+API never imports Feast (seconds of import, a heavy request path):
 
-* ``<prefix>:team_state:<team>``: a Redis hash per team, the fields of ``team_state_after`` as text plus
-  ``_version`` (the features timestamp). This is the serving layer's own layout, not Feast's: both teams are
-  read in ONE pipelined ``HGETALL`` round trip.
-* ``<prefix>:teams``: hash team -> division (the ``/teams`` list and the close-name suggestions).
-* ``<prefix>:predictions``: JSON of the latest batch (``{"generated_at", "items": [...]}``).
+* prod, Redis: one hash per team keyed by Feast's serialized entity key + project name, one field per feature
+  (murmur3 of ``view:field``) holding a protobuf ``Value``, plus ``_ts:<view>``. Both teams' rows of the three
+  team views (``team_ratings``, ``team_form``, ``team_schedule``) come back in ONE pipelined ``HMGET`` pair.
+* local, SQLite: Feast's file ``<state_dir>/feast/online_store.db``, one table per view (``<project>_<view>``);
+  both teams' rows of the three views in ONE ``UNION ALL`` query.
 
-Without Redis (local profile) the same data come from the warehouse tables ``analytics.serving_team_state``
-and ``analytics.predictions``, read through brief read-only connections and kept in memory.
+The rows are those the ``feast_online_materialization`` asset wrote from ``analytics.team_state``;
+``football_platform.lib.feature_store.state_from_online`` turns one into the state ``features_from_states``
+reads. The team directory (``/teams``, closest names on a miss, known leagues) is ``analytics.team_state``'s
+``team, div``, re-read in the background through brief read-only connections.
+
+**Batch predictions** (``GET /predictions``): the latest batch from Redis (``<prefix>:predictions``, written by
+the ``batch_predictions`` asset, see ``serving.publish``), else ``analytics.predictions`` in the warehouse.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from football_platform.lib.predictions import state_from_record
+from football_platform.lib import feature_store as fs
 
 log = logging.getLogger("serving.features")
 ROLLING_MATCHES = 200  # settled matches behind the rolling RPS gauges
 REDIS_TIMEOUT_SECONDS = 0.25  # a dead Redis must turn into a quick 503, never a hang
+SQLITE_TIMEOUT_SECONDS = 0.25  # waiting for a materialisation's write lock
+_N_FIELDS = len(fs.ONLINE_FIELDS)
+_FIELD_NAMES = [f for _, f in fs.ONLINE_FIELDS]
+_FIELD_INDEX = {vf: i for i, vf in enumerate(fs.ONLINE_FIELDS)}
+_VIEWS = list(fs.VIEW_FIELDS)
 
 
 class FeaturesUnavailable(RuntimeError):
@@ -46,47 +61,91 @@ def _warehouse_table(warehouse: Any, table: str) -> bool:
     return warehouse is not None and warehouse.table_exists(schema, name, read_only=True)
 
 
-class StateReader:
-    """Team states for ``/predict``: Redis (prod) or the warehouse snapshot kept in memory (local)."""
+@dataclass(frozen=True)
+class OnlineTeam:
+    """One team's online row: the state for ``features_from_states`` and the row's event timestamp."""
 
-    def __init__(self, redis_url: str | None, prefix: str, warehouse: Any = None, refresh_seconds: float = 30.0):
-        self.prefix = prefix
+    team: str
+    state: dict[str, Any]
+    timestamp: dt.datetime  # oldest of the three views' event timestamps (UTC)
+
+
+def parse_online_values(team: str, values: list[Any], timestamps: list[float | None]) -> OnlineTeam | None:
+    """Decoded field values (ONLINE_FIELDS order) and per-view epoch timestamps -> OnlineTeam; None when any view
+    has no row for the team (a feature miss)."""
+    if any(t is None for t in timestamps):
+        return None
+    state = fs.state_from_online({"team": team, **dict(zip(_FIELD_NAMES, values, strict=True))})
+    stamp = dt.datetime.fromtimestamp(min(timestamps), dt.UTC)
+    return OnlineTeam(team, state, stamp)
+
+
+def _sqlite_epoch(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return pd.Timestamp(value).tz_localize("UTC").timestamp()
+
+
+class OnlineFeatureReader:
+    """Both teams' rows of the team views from Feast's online store (Redis or SQLite) in one round trip."""
+
+    def __init__(self, project: str, *, redis_url: str | None = None, sqlite_path: Path | str | None = None,
+                 warehouse: Any = None, refresh_seconds: float = 30.0):
+        if (redis_url is None) == (sqlite_path is None):
+            raise ValueError("give exactly one online store: redis_url (prod) or sqlite_path (local)")
+        self.project = project
         self.redis = redis_client(redis_url) if redis_url else None
+        self.sqlite_path = Path(sqlite_path) if sqlite_path else None
         self.warehouse = warehouse
         self.refresh_seconds = refresh_seconds
         self._teams: dict[str, str] = {}
-        self._local_states: dict[str, dict[str, Any]] = {}
-        self._parsed: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._leagues: frozenset[str] = frozenset()
+        self._parsed: OrderedDict[tuple, OnlineTeam] = OrderedDict()
+        self._local = threading.local()
         self._loaded_at = 0.0
         self._lock = threading.Lock()
+        self._fields = fs.redis_fields()
+        self.background = False  # True once a background thread refreshes the directory
+        self._sqlite_sql = " UNION ALL ".join(
+            f"SELECT {i} AS v, entity_key, feature_name, value, event_ts FROM "
+            f"\"{fs.sqlite_table(project, view)}\" WHERE entity_key IN (?, ?)" for i, view in enumerate(_VIEWS))
         self.last_error: str | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Any, warehouse: Any = None, refresh_seconds: float = 30.0) -> OnlineFeatureReader:
+        """The profile's online store, from the same config Feast gets (``store_config_for_settings``)."""
+        config = fs.store_config_for_settings(settings)
+        online = config["online_store"]
+        if online["type"] == "redis":
+            return cls(config["project"], redis_url=settings.redis_url, warehouse=warehouse,
+                       refresh_seconds=refresh_seconds)
+        return cls(config["project"], sqlite_path=online["path"], warehouse=warehouse,
+                   refresh_seconds=refresh_seconds)
 
     @property
     def backend(self) -> str:
-        return "redis" if self.redis is not None else "warehouse"
+        return "redis" if self.redis is not None else "sqlite"
 
-    def _key(self, team: str) -> str:
-        return f"{self.prefix}:team_state:{team}"
+    # ---------------------------------------------------------------- team directory
 
     def refresh(self) -> None:
-        """Reload the team list (and, locally, every state). Failures keep what was there."""
+        """Reload the team directory (``analytics.team_state``). Failures keep what was there."""
         self._loaded_at = time.monotonic()
         try:
-            if self.redis is not None:
-                raw = self.redis.hgetall(f"{self.prefix}:teams")
-                self._teams = {k.decode(): v.decode() for k, v in raw.items()}
-            elif _warehouse_table(self.warehouse, "analytics.serving_team_state"):
-                frame = self.warehouse.query_df("SELECT team, div, state_json FROM analytics.serving_team_state", read_only=True)
-                self._local_states = {r.team: state_from_record(json.loads(r.state_json))
-                                      for r in frame.itertuples(index=False)}
-                self._teams = {r.team: r.div for r in frame.itertuples(index=False)}
+            if _warehouse_table(self.warehouse, "analytics.team_state"):
+                frame = self.warehouse.query_df("SELECT team, div FROM analytics.team_state", read_only=True)
+                self._teams = {str(t): str(d) for t, d in zip(frame["team"], frame["div"], strict=True)}
+                self._leagues = frozenset(self._teams.values())
             self.last_error = None
         except Exception as exc:
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("team list refresh failed: %s", self.last_error)
+            self.last_error = f"team directory: {type(exc).__name__}: {exc}"
+            log.warning("team directory refresh failed: %s", self.last_error)
 
     def _maybe_refresh(self) -> None:
-        if time.monotonic() - self._loaded_at > self.refresh_seconds and self._lock.acquire(blocking=False):
+        if (not self.background and time.monotonic() - self._loaded_at > self.refresh_seconds
+                and self._lock.acquire(blocking=False)):
             try:
                 self.refresh()
             finally:
@@ -94,45 +153,92 @@ class StateReader:
 
     def teams(self) -> dict[str, str]:
         self._maybe_refresh()
-        return dict(self._teams)
+        return self._teams
 
-    def _parse(self, team: str, record: dict) -> dict[str, Any] | None:
-        if not record:
-            return None
-        version = (record.get(b"_version") or b"").decode()
-        key = (team, version)
-        state = self._parsed.get(key)
-        if state is None:  # parse a team's hash once per batch, not once per request
-            state = state_from_record(record)
-            self._parsed[key] = state
-            if len(self._parsed) > 4096:
-                self._parsed.popitem(last=False)
-        return state
+    def leagues(self) -> frozenset[str]:
+        self._maybe_refresh()
+        return self._leagues
 
-    def pair(self, home: str, away: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """Both teams' states in one round trip; ``None`` for a team without state."""
-        if self.redis is None:
-            self._maybe_refresh()
-            return self._local_states.get(home), self._local_states.get(away)
+    # ---------------------------------------------------------------- online rows
+
+    def _redis_raw(self, home: str, away: str) -> list[tuple]:
         import redis
 
         try:
             pipe = self.redis.pipeline(transaction=False)
-            pipe.hgetall(self._key(home))
-            pipe.hgetall(self._key(away))
-            h, a = pipe.execute()
+            pipe.hmget(fs.redis_entity_key(self.project, home), self._fields)
+            pipe.hmget(fs.redis_entity_key(self.project, away), self._fields)
+            return [tuple(r) for r in pipe.execute()]
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise FeaturesUnavailable(f"online feature store (Redis) unreachable: {type(exc).__name__}") from exc
-        return self._parse(home, h), self._parse(away, a)
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if not self.sqlite_path.exists():
+                raise FeaturesUnavailable(f"online feature store (SQLite) not found at {self.sqlite_path}: "
+                                          "materialise feast_online_materialization first")
+            conn = sqlite3.connect(f"{self.sqlite_path.resolve().as_uri()}?mode=ro", uri=True,
+                                   timeout=SQLITE_TIMEOUT_SECONDS, check_same_thread=True)
+            self._local.conn = conn
+        return conn
+
+    def _sqlite_raw(self, home: str, away: str) -> list[tuple]:
+        keys = [fs.entity_key_bytes(home), fs.entity_key_bytes(away)]
+        try:
+            rows = self._sqlite().execute(self._sqlite_sql, keys * len(_VIEWS)).fetchall()
+        except sqlite3.Error as exc:
+            self._local.conn = None
+            raise FeaturesUnavailable(f"online feature store (SQLite) unreadable: {type(exc).__name__}: {exc}") \
+                from exc
+        out = []
+        for key in keys:
+            slots: list[Any] = [None] * (_N_FIELDS + len(_VIEWS))
+            for v, entity_key, feature, value, event_ts in rows:
+                if entity_key != key:
+                    continue
+                i = _FIELD_INDEX.get((_VIEWS[v], feature))
+                if i is not None:
+                    slots[i] = value
+                slots[_N_FIELDS + v] = event_ts
+            out.append(tuple(slots))
+        return out
+
+    def _parse(self, team: str, raw: tuple) -> OnlineTeam | None:
+        key = (team, raw)
+        parsed = self._parsed.get(key)
+        if parsed is None:  # decode a team's row once per materialised version, not once per request
+            values = [fs.decode_value(b) for b in raw[:_N_FIELDS]]
+            if self.redis is not None:  # protobuf Timestamps
+                stamps = [fs.decode_timestamp(b) for b in raw[_N_FIELDS:]]
+            else:  # SQLite: epoch seconds (Feast 0.67), or naive UTC text from older writers
+                stamps = [_sqlite_epoch(ts) for ts in raw[_N_FIELDS:]]
+            try:
+                parsed = parse_online_values(team, values, stamps)
+            except ValueError as exc:  # a row without its ratings: a broken materialisation, not an unknown team
+                raise FeaturesUnavailable(f"online features of {team!r} are incomplete: {exc}") from exc
+            if parsed is None:
+                return None
+            self._parsed[key] = parsed
+            if len(self._parsed) > 4096:
+                self._parsed.popitem(last=False)
+        return parsed
+
+    def pair(self, home: str, away: str) -> tuple[OnlineTeam | None, OnlineTeam | None]:
+        """Both teams' online rows in one round trip; ``None`` for a team the online store does not hold."""
+        raw = self._redis_raw(home, away) if self.redis is not None else self._sqlite_raw(home, away)
+        return self._parse(home, raw[0]), self._parse(away, raw[1])
 
     def ping(self) -> tuple[bool, str]:
-        if self.redis is None:
-            return True, "not configured (local profile: states from the warehouse)"
+        """Whether the online store answers (Redis PING, or a query on the SQLite file)."""
         try:
-            self.redis.ping()
-            return True, "ok"
+            if self.redis is not None:
+                self.redis.ping()
+                return True, f"redis, project {self.project}"
+            self._sqlite().execute("SELECT 1").fetchone()
+            return True, f"sqlite {self.sqlite_path}, project {self.project}"
         except Exception as exc:
-            return False, f"{type(exc).__name__}: {exc}"
+            return False, f"{self.backend}: {type(exc).__name__}: {str(exc)[:200]}"
 
 
 class PredictionStore:
@@ -150,6 +256,7 @@ class PredictionStore:
         self.loaded_at: float = 0.0
         self.last_error: str | None = None
         self.performance: dict[str, Any] | None = None  # rolling RPS of settled predictions
+        self.version = 0  # bumped whenever a refresh replaces the batch (rendered pages are dropped then)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -169,7 +276,7 @@ class PredictionStore:
                ORDER BY match_date, div, home_team""",
             read_only=True,
         )
-        return records_for_api(frame), (str(frame["generated_at"].iloc[0]) if len(frame) else None)
+        return records_for_api(frame), (pd.Timestamp(frame["generated_at"].iloc[0]).isoformat() if len(frame) else None)
 
     def refresh(self) -> None:
         errors = []
@@ -185,6 +292,7 @@ class PredictionStore:
                 self.by_id = {i["match_id"]: i for i in items}
                 self.items = items
                 self.generated_at, self.source = generated, name
+                self.version += 1
                 break
         try:
             self.performance = self._performance()

@@ -1,7 +1,10 @@
 """Running the API with uvicorn: one process, or ``workers`` forked processes sharing one listening socket.
 
 Each worker builds its own app (own model copy, own Redis pool); forking before anything heavy is loaded
-keeps the options (rate limit, CORS) in plain Python objects instead of environment variables.
+keeps the options (rate limit, CORS) in plain Python objects instead of environment variables. With several
+workers, metrics use prometheus_client's multiprocess mode so that ``/metrics`` from any worker shows the whole
+server: under ``PROMETHEUS_MULTIPROC_DIR`` when set (its old sample files are removed at start), else under a
+temporary directory removed at exit.
 """
 
 from __future__ import annotations
@@ -9,11 +12,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 
 from football_platform.settings import Settings
 from serving.app import ServingOptions, configure_logging, create_app
+from serving.metrics import enable_multiprocess, multiprocess_dir
 
 log = logging.getLogger("serving.runner")
 
@@ -35,6 +41,17 @@ def run(settings: Settings, options: ServingOptions, host: str = "127.0.0.1", po
     if workers <= 1:
         _serve(settings, options, None, host, port, log_level)
         return 0
+    own_dir = None if multiprocess_dir() else tempfile.mkdtemp(prefix="football-api-metrics-")
+    enable_multiprocess(multiprocess_dir() or own_dir)
+    try:
+        return _run_workers(settings, options, host, port, workers, log_level)
+    finally:
+        if own_dir:
+            shutil.rmtree(own_dir, ignore_errors=True)
+
+
+def _run_workers(settings: Settings, options: ServingOptions, host: str, port: int, workers: int,
+                 log_level: str) -> int:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

@@ -25,7 +25,7 @@ import pandas as pd
 from football_platform.lib.market import implied_probabilities, overround, valid_triples
 from football_platform.lib.ratings._common import daily_groups, prepare_matches, season_team_sets
 from football_platform.lib.ratings._driver import MatchRow, iter_rows
-from football_platform.lib.ratings.dixon_coles import DixonColesParams, DixonColesRater, add_outcome_columns
+from football_platform.lib.ratings.dixon_coles import DixonColesParams, DixonColesRater, outcome_arrays
 from football_platform.lib.ratings.elo import EloParams, EloRater, expected_home_score
 from football_platform.lib.ratings.pi import PiParams, PiRater, expected_goal_difference
 from football_platform.lib.seasons import season_start_year
@@ -234,34 +234,48 @@ def _pair_row(home_state: Mapping[str, Any], away_state: Mapping[str, Any], kick
     return row
 
 
-def _finish(frame: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
-    """Vectorised columns shared by both paths: diffs, DC outcome probabilities, market probabilities."""
-    out = frame.copy()
-    for col in _side_columns(params.form_windows):
-        out[f"diff_{col}"] = out[f"home_{col}"] - out[f"away_{col}"]
-    dc = add_outcome_columns(
-        out[["home_dc_xg", "away_dc_xg", "match_dc_rho"]].rename(
-            columns={"home_dc_xg": "dc_home_xg", "away_dc_xg": "dc_away_xg", "match_dc_rho": "dc_rho"}
-        ),
-        params.dc.max_goals,
-    )
-    for k in ("home", "draw", "away", "over25"):
-        out[f"match_dc_p_{k}"] = dc[f"dc_p_{k}"].to_numpy()
-    odds = np.column_stack(
-        [pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float) if c in out.columns else np.full(len(out), np.nan)
-         for c in ODDS_COLUMNS]
-    )
+def _finish_columns(values: Any, n: int, params: FeatureParams) -> dict[str, np.ndarray]:
+    """Columns computed from the pair row, on numpy arrays (shared by the frame path and the one-fixture path):
+    diffs, DC outcome probabilities, market probabilities. ``values(names)`` returns an ``(n, len(names))`` float
+    array (NaN for an absent name)."""
+    out: dict[str, np.ndarray] = {}
+    side = _side_columns(params.form_windows)
+    diff = values([f"home_{c}" for c in side]) - values([f"away_{c}" for c in side])
+    for j, col in enumerate(side):
+        out[f"diff_{col}"] = diff[:, j]
+    dc = values(["home_dc_xg", "away_dc_xg", "match_dc_rho"])
+    probs, over = outcome_arrays(dc[:, 0], dc[:, 1], dc[:, 2], params.dc.max_goals)
+    out["match_dc_p_home"], out["match_dc_p_draw"], out["match_dc_p_away"] = probs[:, 0], probs[:, 1], probs[:, 2]
+    out["match_dc_p_over25"] = over
+    odds = values(ODDS_COLUMNS)
+    if np.isnan(odds).all():  # no prices at all (the usual API request): every market column is NaN
+        for col in MARKET_COLUMNS:
+            out[col] = np.full(n, np.nan)
+        return out
     triple = odds[:, :3]
     ok = valid_triples(triple)
-    probs = implied_probabilities(triple)
-    probs[~ok] = np.nan
+    p = implied_probabilities(triple)
+    p[~ok] = np.nan
     ovr = overround(triple)
     ovr[~ok] = np.nan
     ou = implied_probabilities(odds[:, 3:5])
-    out["match_market_p_home"], out["match_market_p_draw"], out["match_market_p_away"] = probs.T
+    out["match_market_p_home"], out["match_market_p_draw"], out["match_market_p_away"] = p[:, 0], p[:, 1], p[:, 2]
     out["match_market_overround"] = ovr
     out["match_market_p_over25"] = ou[:, 0]
-    return out.drop(columns=[c for c in ODDS_COLUMNS if c in out.columns])
+    return out
+
+
+def _finish(frame: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
+    """Vectorised columns of every match (see :func:`_finish_columns`); the odds inputs are dropped."""
+    missing = np.full(len(frame), np.nan)
+
+    def values(names: list[str]) -> np.ndarray:
+        return np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+                                if c in frame.columns else missing for c in names])
+
+    extra = _finish_columns(values, len(frame), params)
+    out = frame.drop(columns=[c for c in ODDS_COLUMNS if c in frame.columns])
+    return pd.concat([out, pd.DataFrame(extra, index=frame.index)], axis=1)
 
 
 def _ordered(frame: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
@@ -323,11 +337,16 @@ def features_from_states(
     div = div or str(home_state["div"])
     season = season or str(home_state["season"])
     row = _pair_row(home_state, away_state, pd.Timestamp(kickoff), div, season, params)
-    row["div"] = div
+    odds = odds or {}
     for c in ODDS_COLUMNS:
-        row[c] = float((odds or {}).get(c, float("nan")))
-    frame = _finish(pd.DataFrame([row]), params)
-    return frame[feature_columns(params, market=True)].iloc[0].to_dict()
+        value = odds.get(c)
+        row[c] = float("nan") if value is None else float(value)
+    # One fixture: one-row numpy arrays, no DataFrame (this runs per API request).
+    extra = _finish_columns(lambda names: np.array([[row.get(c, math.nan) for c in names]], dtype=float), 1, params)
+    out: dict[str, Any] = {}
+    for col in feature_columns(params, market=True):
+        out[col] = div if col == "div" else float(extra[col][0]) if col in extra else float(row[col])
+    return out
 
 
 def team_state_after(

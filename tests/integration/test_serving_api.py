@@ -1,7 +1,9 @@
-"""The prediction API against real Redis, a real DuckDB warehouse and a real MLflow registry (SQLite)."""
+"""The prediction API against real Redis (prediction cache and Feast's online store), a real DuckDB warehouse and a
+real MLflow registry (SQLite)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -15,21 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.serving_env import API_KEY, ServingEnv, build_env, clean_redis, publish_batch, register, train_tiny
 from football_platform.lib.predictions import MODEL_NAME
 from serving.app import ServingOptions, create_app
 from serving.auth import create_api_key
-from serving.features import redis_client
+from serving.features import OnlineFeatureReader, redis_client
 from tests.conftest import REDIS_TEST_URL
-from tests.integration.test_serving_support import (
-    API_KEY,
-    ServingEnv,
-    build_env,
-    clean_redis,
-    publish_batch,
-    register,
-    train_tiny,
-)
 
 pytestmark = pytest.mark.redis
 H = {"X-API-Key": API_KEY}
@@ -44,9 +39,16 @@ def env(tmp_path_factory) -> ServingEnv:
     clean_redis(env.settings)
 
 
+def redis_app(env: ServingEnv, options: ServingOptions = FAST, settings=None):
+    """The app reading Feast's Redis online store (the prod profile's layout) and the Redis prediction cache."""
+    settings = settings or env.settings
+    reader = OnlineFeatureReader(env.project, redis_url=REDIS_TEST_URL, warehouse=env.warehouse)
+    return create_app(settings, options, feature_reader=reader)
+
+
 @pytest.fixture(scope="module")
 def client(env):
-    with TestClient(create_app(env.settings, FAST)) as c:
+    with TestClient(redis_app(env)) as c:
         yield c
 
 
@@ -91,14 +93,37 @@ def test_predict_answers_with_probabilities_and_version(client):
     assert 0 < body["p_over25"] < 1 and abs(body["p_over25"] + body["p_under25"] - 1) < 1e-12
     assert body["model"] == {"name": MODEL_NAME, "version": "1"}
     assert body["season"] == "2425" and body["league"] == "E0"
-    assert body["features_timestamp"].startswith("2024-05-19")  # last E0 2023/24 match day
+    # Feast's event timestamp of the team rows: the day after the last E0 2023/24 match day.
+    assert body["features_timestamp"] == "2024-05-20T00:00:00+00:00"
+    assert body["kickoff"] == "2024-08-17"
     assert "x-request-id" in r.headers
 
 
+def _misses(client) -> float:
+    text = client.get("/metrics").text
+    line = next((x for x in text.splitlines()
+                 if x.startswith("football_api_feature_misses_total ")), text[:3000])
+    assert line.startswith("football_api_feature_misses_total "), [x for x in text.splitlines() if "miss" in x] or text[:800]
+    return float(line.split()[1])
+
+
 def test_unknown_team_404_names_closest(client):
+    before = _misses(client)
     r = client.post("/predict", json={"home_team": "Arsenel", "away_team": "Chelsea"}, headers=H)
     assert r.status_code == 404
     assert "Arsenal" in r.json()["detail"]["closest"]
+    assert _misses(client) == before + 1
+    r = client.post("/predict", json={"home_team": "Chelsea", "away_team": "Arsenal", "league": "XX"}, headers=H)
+    assert r.status_code == 422 and "unknown league" in r.json()["detail"]
+
+
+def test_teams_and_default_kickoff(client):
+    teams = client.get("/teams", params={"league": "E0"}, headers=H).json()
+    assert teams["count"] == len(teams["teams"]) >= 20
+    assert {"team": "Arsenal", "league": "E0"} in teams["teams"]
+    # No kickoff: the day after the later of the two teams' last matches (2023/24's final day).
+    body = client.post("/predict", json={"home_team": "Arsenal", "away_team": "Everton"}, headers=H).json()
+    assert body["kickoff"] == "2024-05-20" and body["season"] == "2324"
 
 
 @pytest.mark.parametrize("body", [
@@ -107,6 +132,7 @@ def test_unknown_team_404_names_closest(client):
     {"home_team": "Arsenal", "away_team": "Chelsea", "colour": "red"},
     {"home_team": "", "away_team": "Chelsea"},
     {"home_team": "Arsenal", "away_team": "Arsenal"},
+    {"home_team": "  ", "away_team": "Chelsea"},
 ])
 def test_invalid_body_422(client, body):
     assert client.post("/predict", json=body, headers=H).status_code == 422
@@ -149,14 +175,14 @@ def _closed_port() -> int:
 
 
 def test_redis_down_predict_503_batch_still_served(env):
-    with TestClient(create_app(env.settings, FAST)) as c:
+    with TestClient(redis_app(env)) as c:
         assert c.post("/predict", json={"home_team": "Arsenal", "away_team": "Chelsea"}, headers=H).status_code == 200
         dead = redis_client(f"redis://127.0.0.1:{_closed_port()}/15")
         c.app.state.reader.redis = dead  # Redis goes away mid-run
         c.app.state.store.redis = dead
         started = time.monotonic()
         r = c.post("/predict", json={"home_team": "Arsenal", "away_team": "Chelsea"}, headers=H)
-        assert r.status_code == 503 and "Redis" in r.json()["detail"]
+        assert r.status_code == 503 and "online feature store (Redis) unreachable" in r.json()["detail"]
         assert time.monotonic() - started < 2
         c.app.state.store.refresh()  # the cache refresh falls back to the warehouse
         listed = c.get("/predictions", headers=H).json()
@@ -174,7 +200,7 @@ def test_hot_swap_without_failed_requests(env, tmp_path):
     statuses: list[int] = []
     versions: set[str] = set()
     stop = threading.Event()
-    with TestClient(create_app(settings, opts)) as c:
+    with TestClient(redis_app(env, opts, settings)) as c:
         def hammer() -> None:
             while not stop.is_set():
                 r = c.post("/predict", json={"home_team": "Liverpool", "away_team": "Everton"}, headers=H)
@@ -221,14 +247,17 @@ def test_schemathesis_no_server_errors(client):
     assert not failures, failures
 
 
-def test_serve_subprocess_over_http(env, tmp_path):
+@contextlib.contextmanager
+def serve(env: ServingEnv, *args: str, extra_env: dict[str, str] | None = None):
+    """``football-platform serve`` on the local profile (the SQLite online store under FOOTBALL_STATE_DIR/feast,
+    the Redis prediction cache); yields the base URL once /health answers."""
     port = _closed_port()
-    environ = {**os.environ, "FOOTBALL_ENV": "local", "FOOTBALL_STATE_DIR": str(tmp_path),
+    environ = {**os.environ, "FOOTBALL_ENV": "local", "FOOTBALL_STATE_DIR": str(env.base),
                "FOOTBALL_WAREHOUSE": str(env.warehouse.path), "MLFLOW_TRACKING_URI": env.tracking_uri,
                "REDIS_URL": env.settings.redis_url, "FOOTBALL_REDIS_PREFIX": env.settings.redis_key_prefix,
-               "FOOTBALL_API_KEYS": API_KEY}
+               "FOOTBALL_API_KEYS": API_KEY, **(extra_env or {})}
     exe = Path(sys.executable).parent / "football-platform"
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--no-access-log"], env=environ,
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--no-access-log", *args], env=environ,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -240,14 +269,59 @@ def test_serve_subprocess_over_http(env, tmp_path):
             except httpx.HTTPError:
                 time.sleep(0.5)
             assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
-        assert httpx.get(f"{base}/predictions", timeout=5).status_code == 401
-        listed = httpx.get(f"{base}/predictions", headers=H, timeout=5).json()
-        assert listed["total"] == 10
-        r = httpx.post(f"{base}/predict", json={"home_team": "Arsenal", "away_team": "Chelsea"}, headers=H, timeout=30)
-        assert r.status_code == 200 and r.json()["model"]["version"] == "1"
+        yield base
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_serve_subprocess_over_http(env):
+    with serve(env) as base:
+        assert httpx.get(f"{base}/predictions", timeout=5).status_code == 401
+        listed = httpx.get(f"{base}/predictions", headers=H, timeout=5).json()
+        assert listed["total"] == 10
+        r = httpx.post(f"{base}/predict", json={"home_team": "Arsenal", "away_team": "Chelsea"}, headers=H, timeout=30)
+        assert r.status_code == 200 and r.json()["model"]["version"] == "1"
+        assert httpx.get(f"{base}/health/detailed", timeout=5).json()["features"]["backend"] == "sqlite"
+
+
+COUNTED = "/health/redis"  # a route only this test calls (serve() polls /health)
+
+
+def _health_count(text: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "football_api_requests_total" and sample.labels.get("route") == COUNTED:
+                return sample.value
+    return 0.0
+
+
+def test_metrics_aggregate_across_two_workers(env, tmp_path):
+    """serve --workers 2 in multiprocess mode: requests spread over both workers, and /metrics from either one
+    counts all of them."""
+    from prometheus_client import multiprocess
+
+    metrics_dir = tmp_path / "metrics"
+    with serve(env, "--workers", "2", extra_env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}) as base:
+        sent, per_pid = 0, {}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and sum(1 for v in per_pid.values() if v > 0) < 2:
+            for _ in range(10):
+                with httpx.Client() as fresh:  # a new connection each time: the kernel picks the worker
+                    assert fresh.get(f"{base}{COUNTED}", timeout=5).status_code == 200
+                sent += 1
+            per_pid = {f.name: sum(_health_count_of(m) for m in multiprocess.MultiProcessCollector.merge([str(f)]))
+                       for f in metrics_dir.glob("counter_*.db")}
+        assert sum(1 for v in per_pid.values() if v > 0) == 2, per_pid
+        assert sum(per_pid.values()) == sent
+        for _ in range(4):  # whichever worker answers the scrape, it reports the whole server
+            with httpx.Client() as fresh:
+                assert _health_count(fresh.get(f"{base}/metrics", timeout=5).text) == sent
+
+
+def _health_count_of(metric) -> float:
+    return sum(s.value for s in metric.samples
+               if s.name == "football_api_requests_total" and s.labels.get("route") == COUNTED)

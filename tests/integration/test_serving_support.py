@@ -1,122 +1,126 @@
-"""Shared set-up of the serving tests (no tests here): real E0 data, a tiny CatBoost registered in MLflow.
-
-``build_env(base)`` is idempotent per directory so several modules of one session share the work.
-"""
+"""The pieces under POST /predict: Feast's online layouts read directly (checked against Feast's own encoders),
+both online stores giving the same rows as the warehouse, and training/serving parity for a played match."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, replace
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
 
-from football_platform.lib.features import FUNDAMENTAL_FEATURES, build_match_features
-from football_platform.lib.loading import ingest_many, load_fixtures
-from football_platform.lib.predictions import MODEL_NAME
-from football_platform.lib.sources import DirectorySource, SourceFile
-from football_platform.lib.warehouse import Warehouse
-from football_platform.settings import Settings
+from benchmarks.serving_env import API_KEY, build_env, clean_redis, load_model, materialize_online
+from football_platform.lib import feature_store as fs
+from football_platform.lib.features import FUNDAMENTAL_FEATURES, build_match_features, team_state_after
+from football_platform.lib.predictions import feature_row, model_input
+from serving.app import ServingOptions, create_app
+from serving.features import OnlineFeatureReader
+from tests.conftest import REDIS_TEST_URL
 
-FOOTBALL_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "football-data"
-SEASONS = ["2021", "2122", "2223", "2324"]
-API_KEY = "test-bootstrap-key"
-
-
-@dataclass(frozen=True)
-class ServingEnv:
-    base: Path
-    warehouse: Warehouse
-    tracking_uri: str
-    settings: Settings
+pytestmark = pytest.mark.redis
+FAST = ServingOptions(rate_limit_per_second=0, model_poll_seconds=3600, access_log=False)
 
 
-def train_tiny(warehouse: Warehouse, iterations: int = 30, seed: int = 0):
-    from catboost import CatBoostClassifier
-
-    matches = warehouse.query_df("SELECT * FROM raw.matches ORDER BY match_date")
-    feats = build_match_features(matches)
-    y = (matches["fthg"] < matches["ftag"]).astype(int) * 2 + (matches["fthg"] == matches["ftag"]).astype(int)
-    x = feats[FUNDAMENTAL_FEATURES].copy()
-    x["div"] = x["div"].astype(str)
-    model = CatBoostClassifier(loss_function="MultiClass", iterations=iterations, depth=3, random_seed=seed,
-                               cat_features=["div"], verbose=False, allow_writing_files=False, thread_count=1)
-    return model.fit(x, y.to_numpy())
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    env = build_env(tmp_path_factory.getbasetemp() / "serving_env", REDIS_TEST_URL)
+    yield env
+    clean_redis(env.settings)
 
 
-def register(tracking_uri: str, model, artifacts: Path, alias: str = "production") -> str:
-    import mlflow
-    import mlflow.catboost
-    from mlflow import MlflowClient
+def test_entity_keys_and_fields_match_feasts_encoders():
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.infra.online_stores.helpers import _mmh3, _redis_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    if mlflow.get_experiment_by_name("serving-tests") is None:
-        mlflow.create_experiment("serving-tests", artifact_location=artifacts.as_uri())
-    mlflow.set_experiment("serving-tests")
-    with mlflow.start_run():
-        info = mlflow.catboost.log_model(model, name="model", registered_model_name=MODEL_NAME)
-    version = str(info.registered_model_version)
-    MlflowClient(tracking_uri, registry_uri=tracking_uri).set_registered_model_alias(MODEL_NAME, alias, version)
-    return version
+    for team in ("Arsenal", "Nott'm Forest", "Málaga", "Ath Bilbao"):
+        key = EntityKey(join_keys=["team"], entity_values=[Value(string_val=team)])
+        assert fs.entity_key_bytes(team) == serialize_entity_key(key, entity_key_serialization_version=3)
+        assert fs.redis_entity_key("fp_x", team) == _redis_key("fp_x", key, entity_key_serialization_version=3)
+    for view, field in fs.ONLINE_FIELDS:
+        assert fs.redis_field(view, field) == _mmh3(f"{view}:{field}")
 
 
-def build_env(base: Path, redis_url: str | None) -> ServingEnv:
-    base.mkdir(parents=True, exist_ok=True)
-    warehouse = Warehouse(kind="duckdb", path=base / "warehouse.duckdb")
-    tracking_uri = f"sqlite:///{base / 'mlflow.db'}"
-    settings = Settings(warehouse_path=warehouse.path, state_dir=base, mlflow_tracking_uri=tracking_uri,
-                        redis_url=redis_url, redis_key_prefix=f"fp_test_{uuid.uuid4().hex[:8]}",
-                        api_keys=(API_KEY,), leagues=("E0",))
-    if not (base / "READY").exists():
-        ingest_many(warehouse, DirectorySource(FOOTBALL_DATA), [(s, "E0") for s in SEASONS])
-        snap = FOOTBALL_DATA / "fixtures" / "2026-01-30" / "fixtures.csv"
-        load_fixtures(warehouse, SourceFile("fixtures/2026-01-30/fixtures.csv", snap.read_bytes(),
-                                            snapshot_date=pd.Timestamp("2026-01-30").date()), ["E0"])
-        register(tracking_uri, train_tiny(warehouse), base / "artifacts")
-        (base / "READY").write_text("ok")
-    return ServingEnv(base, warehouse, tracking_uri, settings)
+def test_value_decoder_matches_feasts_protobuf():
+    from feast.protos.feast.types.Value_pb2 import Value
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    cases = [Value(double_val=1712.25), Value(double_val=-0.125), Value(double_val=0.0), Value(string_val="E0:2324"),
+             Value(string_val=""), Value(string_val="Málaga"), Value(int64_val=-7), Value(int32_val=38),
+             Value(bool_val=True), Value(float_val=0.5)]
+    for value in cases:
+        kind = value.WhichOneof("val")
+        assert fs.decode_value(value.SerializeToString()) == getattr(value, kind), kind
+    assert math.isnan(fs.decode_value(Value(double_val=float("nan")).SerializeToString()))
+    assert fs.decode_value(Value().SerializeToString()) is None and fs.decode_value(None) is None
+    with pytest.raises(ValueError, match="unsupported Feast value"):
+        fs.decode_value(Value(double_list_val={"val": [1.0, 2.0]}).SerializeToString())
+    stamp = Timestamp(seconds=1716163200, nanos=500_000_000)
+    assert fs.decode_timestamp(stamp.SerializeToString()) == 1716163200.5
 
 
-def publish_batch(env: ServingEnv) -> pd.DataFrame:
-    """What ``batch_predictions`` does, without Dagster: predictions to the warehouse and Redis."""
-    from football_platform.lib.features import team_state_after
-    from football_platform.lib.predictions import fixture_odds, predict_fixtures, upcoming_fixtures
-    from serving.features import records_for_api, redis_client
-    from serving.model import ModelHolder
-    from serving.publish import publish_redis, state_records, write_warehouse
-
-    wh = env.warehouse
-    matches = wh.query_df("SELECT * FROM raw.matches")
-    upcoming = upcoming_fixtures(wh.query_df("SELECT * FROM raw.fixtures"), matches)
-    states = team_state_after(matches, upcoming[["div", "season", "match_date", "home_team", "away_team"]])
-    states = {t: r.to_dict() for t, r in states.iterrows()}
-    holder = ModelHolder(env.tracking_uri)
-    holder.check()
-    assert holder.current is not None, holder.last_error
-    preds, _ = predict_fixtures(upcoming, states, holder.current.model.model,
-                                fixture_odds(wh.query_df("SELECT * FROM raw.fixture_odds")))
-    generated = pd.Timestamp.now(tz="UTC")
-    features_ts = pd.Timestamp(matches["match_date"].max()).tz_localize("UTC")
-    preds = preds.assign(model_name=MODEL_NAME, model_version=holder.current.version, features_timestamp=features_ts,
-                         generated_at=generated)
-    preds["match_date"] = pd.to_datetime(preds["match_date"]).dt.date
-    records = state_records(states, generated.isoformat(), features_ts.isoformat())
-    write_warehouse(wh, preds, records, features_ts, generated)
-    if env.settings.redis_url:
-        publish_redis(redis_client(env.settings.redis_url), env.settings.redis_key_prefix, records_for_api(preds),
-                      records, generated.isoformat())
-    return preds
+def test_both_online_stores_serve_the_warehouse_team_state(env):
+    """Redis (prod layout) and SQLite (local) hold, for every team, the state analytics.team_state holds."""
+    redis_reader = OnlineFeatureReader(env.project, redis_url=REDIS_TEST_URL)
+    sqlite_reader = OnlineFeatureReader.for_settings(env.settings)
+    assert sqlite_reader.backend == "sqlite" and redis_reader.backend == "redis"
+    expected = fs.states_from_rows(env.warehouse.query_df("SELECT * FROM analytics.team_state"))
+    teams = sorted(expected)
+    assert len(teams) >= 20
+    for home, away in zip(teams[::2], teams[1::2], strict=False):
+        for reader in (redis_reader, sqlite_reader):
+            rows = reader.pair(home, away)
+            for team, row in zip((home, away), rows, strict=True):
+                assert row is not None, (reader.backend, team)
+                assert row.timestamp == pd.Timestamp("2024-05-20", tz="UTC")  # the day after the last result
+                for key, want in expected[team].items():
+                    got = row.state[key]
+                    assert got == want or (pd.isna(got) and pd.isna(want)), (reader.backend, team, key)
+    assert redis_reader.pair("Arsenal", "Atlantis")[1] is None
+    assert sqlite_reader.pair("Atlantis", "Arsenal")[0] is None
 
 
-def clean_redis(settings: Settings) -> None:
-    from serving.features import redis_client
+def _monday_after_a_sunday(matches: pd.DataFrame) -> pd.Timestamp:
+    """A Monday match day whose previous match day is the Sunday before: the Dixon-Coles weekly refit of the
+    training features then uses exactly the matches a state computed after that Sunday uses."""
+    days = sorted(pd.to_datetime(matches["match_date"]).unique())
+    for prev, day in zip(days[:-1], days[1:], strict=True):
+        day, prev = pd.Timestamp(day), pd.Timestamp(prev)
+        if day.dayofweek == 0 and (day - prev).days == 1 and day > days[len(days) // 2]:
+            return day
+    raise AssertionError("no Monday after a Sunday in the data")
 
-    client = redis_client(settings.redis_url)
-    keys = list(client.scan_iter(f"{settings.redis_key_prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
 
+def test_api_features_equal_training_features_for_a_played_match(env, tmp_path: Path):
+    """Training/serving parity: publish the states as they stood before a played match to an online store; the
+    model row /predict builds from it equals that match's training row, and /predict's probabilities are the
+    model's on the training row."""
+    matches = env.warehouse.query_df("SELECT * FROM raw.matches ORDER BY match_date, home_team")
+    matches["match_date"] = pd.to_datetime(matches["match_date"])
+    day = _monday_after_a_sunday(matches)
+    before = matches[matches["match_date"] < day]
+    match = matches[matches["match_date"] == day].iloc[0]
+    project = "fp_parity"
+    materialize_online(tmp_path, before, team_state_after(before), day, project, redis_url=None)
+    reader = OnlineFeatureReader(project, sqlite_path=fs.FeastPaths.for_state_dir(tmp_path).online_store)
+    home, away = reader.pair(match["home_team"], match["away_team"])
+    model, _ = load_model(env.tracking_uri)
+    names = list(model.feature_names_)
+    assert set(names) == set(FUNDAMENTAL_FEATURES)
+    served, _ = model_input(home.state, away.state, day, names, div="E0", season=match["season"])
 
-def with_prefix(env: ServingEnv, prefix: str) -> ServingEnv:
-    return replace(env, settings=replace(env.settings, redis_key_prefix=prefix))
+    training = build_match_features(matches)  # the training set's rows (test_features_feast: same via Feast)
+    trained = feature_row(training.loc[match.name].to_dict(), names)
+    for name, got, want in zip(names, served, trained, strict=True):
+        same = got == want or (isinstance(got, float) and math.isnan(got) and math.isnan(want))
+        assert same, (name, got, want)
+
+    with TestClient(create_app(env.settings, FAST, feature_reader=reader)) as client:
+        body = {"home_team": match["home_team"], "away_team": match["away_team"], "kickoff": str(day.date())}
+        answer = client.post("/predict", json=body, headers={"X-API-Key": API_KEY}).json()
+    p = np.asarray(model.predict_proba([trained])[0])
+    assert [answer["p_home"], answer["p_draw"], answer["p_away"]] == pytest.approx(list(p), abs=0, rel=1e-12)
+    assert answer["season"] == match["season"] and answer["features_timestamp"].startswith(str(day.date()))

@@ -1,4 +1,4 @@
-"""Pure parts of serving: fixture selection, state records, scoring, keys, rate limits (hand-worked values)."""
+"""Pure parts of serving: fixture selection, the one-fixture feature path, scoring, keys, rate limits."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from football_platform.lib.predictions import (
-    match_id,
-    outcome_order,
-    score_predictions,
-    state_from_record,
-    state_to_record,
-    upcoming_fixtures,
+from football_platform.lib import feature_store as fs
+from football_platform.lib.features import (
+    FUNDAMENTAL_FEATURES,
+    MARKET_AWARE_FEATURES,
+    FeatureParams,
+    _finish,
+    _pair_row,
+    features_from_states,
+    team_state_after,
 )
+from football_platform.lib.predictions import match_id, model_input, outcome_order, score_predictions, upcoming_fixtures
 from serving.auth import RateLimiter, hash_key
 
 
@@ -50,15 +53,54 @@ def test_upcoming_fixtures_newest_snapshot_unplayed_and_as_of():
     assert list(later["home_team"]) == ["Leeds"]
 
 
-def test_state_record_round_trip_keeps_nan_and_dates():
-    state = {"team": "Arsenal", "div": "E0", "elo": 1712.5, "form5_points": float("nan"), "season_matches": 12,
-             "recent_date_1": pd.Timestamp("2024-05-19"), "recent_date_2": pd.NaT, "season_matches_key": "E0:2324"}
-    record = state_to_record(state)
-    assert all(isinstance(v, str) for v in record.values())
-    back = state_from_record({k.encode(): v.encode() for k, v in record.items()})
-    assert back["elo"] == 1712.5 and math.isnan(back["form5_points"]) and back["season_matches"] == 12
-    assert back["recent_date_1"] == pd.Timestamp("2024-05-19") and pd.isna(back["recent_date_2"])
-    assert back["team"] == "Arsenal" and back["season_matches_key"] == "E0:2324"
+@pytest.fixture(scope="module")
+def states() -> pd.DataFrame:
+    """States after a small hand-made league (three teams, six matches, one with missing shots)."""
+    rows = [("2023-08-12", "A", "B", 2, 0), ("2023-08-13", "C", "A", 1, 1), ("2023-08-19", "B", "C", 0, 3),
+            ("2023-08-26", "B", "A", 1, 2), ("2023-09-02", "A", "C", 0, 0), ("2023-09-03", "C", "B", 2, 1)]
+    matches = pd.DataFrame(rows, columns=["match_date", "home_team", "away_team", "fthg", "ftag"]).assign(
+        div="E0", season="2324", home_shots=[10, 8, np.nan, 12, 9, 11], away_shots=[5, 9, 7, 6, 9, 4])
+    return team_state_after(matches)
+
+
+def test_one_fixture_path_equals_the_frame_path(states):
+    """features_from_states (numpy, per request) gives bit for bit what the training frame path gives."""
+    params = FeatureParams()
+    odds = {"odds_pre_h": 2.1, "odds_pre_d": 3.4, "odds_pre_a": 3.6, "odds_pre_over25": 1.9, "odds_pre_under25": 1.95}
+    for home, away, kickoff in (("A", "B", "2023-09-09"), ("C", "A", "2023-09-04"), ("B", "C", "2024-08-17")):
+        one = features_from_states(states.loc[home].to_dict(), states.loc[away].to_dict(), kickoff, odds=odds)
+        row = _pair_row(states.loc[home].to_dict(), states.loc[away].to_dict(), pd.Timestamp(kickoff), "E0", "2324",
+                        params)
+        frame = _finish(pd.DataFrame([{**row, "div": "E0", **odds}]), params).iloc[0]
+        assert list(one) == MARKET_AWARE_FEATURES
+        for col in MARKET_AWARE_FEATURES[1:]:
+            assert one[col] == frame[col] or (math.isnan(one[col]) and math.isnan(frame[col])), col
+    assert 0 < one["match_market_p_home"] < 1 and 0 < one["match_dc_p_over25"] < 1
+    # Without prices (the usual API request) every market column is NaN, as the frame path makes it.
+    bare = features_from_states(states.loc["A"].to_dict(), states.loc["B"].to_dict(), "2023-09-09")
+    row = _pair_row(states.loc["A"].to_dict(), states.loc["B"].to_dict(), pd.Timestamp("2023-09-09"), "E0", "2324",
+                    params)
+    frame = _finish(pd.DataFrame([{**row, "div": "E0"}]), params).iloc[0]
+    for col in MARKET_AWARE_FEATURES[1:]:
+        assert bare[col] == frame[col] or (math.isnan(bare[col]) and math.isnan(frame[col])), col
+    assert all(math.isnan(bare[c]) for c in MARKET_AWARE_FEATURES if c.startswith("match_market_"))
+
+
+def test_model_input_orders_the_row_like_the_model(states):
+    home, away = states.loc["A"].to_dict(), states.loc["C"].to_dict()
+    names = list(reversed(FUNDAMENTAL_FEATURES))
+    row, over = model_input(home, away, "2023-09-09", names)
+    feats = features_from_states(home, away, "2023-09-09")
+    assert row[names.index("div")] == "E0" and len(row) == len(names)
+    assert row[names.index("home_elo")] == feats["home_elo"] and row[names.index("diff_elo")] == feats["diff_elo"]
+    assert over == feats["match_dc_p_over25"]
+    # A state read back from the online store's text form gives the same row.
+    rows = fs.state_rows(states, pd.Timestamp("2023-09-04", tz="UTC"))
+    online = fs.states_from_rows(rows)
+    again, over_again = model_input(online["A"], online["C"], "2023-09-09", names)
+    assert over_again == over and again[names.index("div")] == "E0"
+    numeric = [i for i, n in enumerate(names) if n != "div"]
+    assert np.array_equal(np.array(again)[numeric].astype(float), np.array(row)[numeric].astype(float), equal_nan=True)
 
 
 def test_score_predictions_hand_worked_rps():

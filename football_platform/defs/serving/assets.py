@@ -1,66 +1,79 @@
-"""Serving assets: batch predictions of upcoming fixtures, and their score once settled."""
+"""Serving assets: batch predictions of upcoming fixtures, and their score once settled.
+
+Team names are the canonical ones of the dbt models (``staging.stg_fixtures``, ``analytics.fct_matches``), the
+names ``analytics.team_state`` and the online feature store are keyed by.
+"""
 
 
 import dagster as dg
 import pandas as pd
 
+from football_platform.defs.features.assets import FCT_MATCHES, STG_FIXTURES
 from football_platform.defs.serving.resources import ServingResource
-from football_platform.lib.features import team_state_after
-from football_platform.lib.market import select_long_odds
+from football_platform.lib import feature_store as fs
 from football_platform.lib.predictions import fixture_odds, predict_fixtures, score_predictions, upcoming_fixtures
-from football_platform.lib.seasons import season_code, season_start_year
 from football_platform.resources import WarehouseResource
 from serving.features import records_for_api, rolling_performance
-from serving.publish import PREDICTIONS_DDL, publish_redis, state_records, write_warehouse
+from serving.publish import PREDICTIONS_DDL, publish_redis, write_warehouse
 
 OWNERS = ["team:ml"]
+FIXTURES_SQL = ("SELECT div, season, match_date, kickoff_time, home_team, away_team, home_team_source, "
+                "away_team_source, snapshot_date FROM staging.stg_fixtures")
+PLAYED_SQL = "SELECT div, season, home_team, away_team FROM analytics.fct_matches"
+TEAM_ROWS_SQL = "SELECT {cols} FROM analytics.team_state".format(
+    cols=", ".join(f'"{c}"' for c in ["team", "event_timestamp", *fs.FLOAT_FIELDS, *fs.STRING_FIELDS]))
+RESULTS_SQL = ("SELECT div, season, home_team, away_team, match_date, home_goals AS fthg, away_goals AS ftag, "
+               "close_p_home, close_p_draw, close_p_away FROM analytics.fct_matches")
 
 
 class BatchPredictionConfig(dg.Config):
     as_of: str | None = None  # ISO date; default Settings.as_of; the wall clock is never read
-    history_seasons: int = 8  # seasons of results the team states are computed from
 
 
-def _latest_states(wh, divs: list[str], upcoming: pd.DataFrame, history_seasons: int) -> tuple[dict, pd.Timestamp]:
-    """Team state after every result of the fixtures' leagues (``team_state_after``), and the last result date."""
-    placeholders = ", ".join("?" for _ in divs)
-    matches = wh.query_df(f"SELECT * FROM raw.matches WHERE div IN ({placeholders})", divs)
-    if matches.empty:
-        raise dg.Failure(f"raw.matches holds no results for {divs}: ingest those leagues first")
-    last = max(season_start_year(s) for s in matches["season"].unique())
-    keep = {season_code(y) for y in range(last - history_seasons + 1, last + 1)}
-    matches = matches[matches["season"].isin(keep)]
-    states = team_state_after(matches, upcoming[["div", "season", "match_date", "home_team", "away_team"]])
-    features_ts = pd.Timestamp(matches["match_date"].max()).tz_localize("UTC")
-    return {t: row.to_dict() for t, row in states.iterrows()}, features_ts
+def team_states(wh) -> tuple[dict, pd.Timestamp]:
+    """Every team's state from ``analytics.team_state`` (the rows materialised into the online store, read the way
+    ``POST /predict`` reads them) and their event timestamp."""
+    if not wh.table_exists("analytics", "team_state"):
+        raise dg.Failure("analytics.team_state does not exist: materialise team_state first")
+    rows = wh.query_df(TEAM_ROWS_SQL)
+    if rows.empty:
+        raise dg.Failure("analytics.team_state is empty: no results ingested for these leagues")
+    return fs.states_from_rows(rows), pd.Timestamp(pd.to_datetime(rows["event_timestamp"], utc=True).min())
+
+
+def _odds_by_canonical_name(odds_rows: pd.DataFrame | None, fixtures: pd.DataFrame) -> pd.DataFrame | None:
+    """raw.fixture_odds use the site's team names: key them by the canonical names of ``fixtures``."""
+    if odds_rows is None or odds_rows.empty:
+        return None
+    odds = fixture_odds(odds_rows).rename(columns={"home_team": "home_team_source", "away_team": "away_team_source"})
+    names = fixtures[["div", "home_team", "away_team", "home_team_source", "away_team_source"]].drop_duplicates()
+    return odds.merge(names, on=["div", "home_team_source", "away_team_source"], how="inner")
 
 
 @dg.asset(
     key="batch_predictions",
     group_name="serving",
     owners=OWNERS,
-    deps=["production_model", "team_state", "raw_fixtures"],
+    deps=["production_model", "team_state", STG_FIXTURES, FCT_MATCHES, "raw_fixtures"],
     kinds={"python", "catboost"},
     metadata={"dagster/table_name": "analytics.predictions"},
-    description="Probabilities of every upcoming fixture from the production model; history kept in "
-                "analytics.predictions, latest batch and team states cached in Redis for the API.",
+    description="Probabilities of every upcoming fixture (staging.stg_fixtures, newest snapshot, no result yet) "
+                "from the production model and the latest team features (analytics.team_state: the rows the online "
+                "store serves); history kept in analytics.predictions, the latest batch cached in Redis for the API.",
 )
 def batch_predictions(context: dg.AssetExecutionContext, config: BatchPredictionConfig, warehouse: WarehouseResource,
                       serving: ServingResource) -> dg.MaterializeResult:
     wh = warehouse.get()
     as_of = config.as_of or serving.as_of
-    fixtures = wh.query_df("SELECT * FROM raw.fixtures") if wh.table_exists("raw", "fixtures") else pd.DataFrame()
+    if not wh.table_exists("staging", "stg_fixtures"):
+        raise dg.Failure("staging.stg_fixtures does not exist: run the dbt models first")
+    fixtures = wh.query_df(FIXTURES_SQL)
     if fixtures.empty:
-        raise dg.Failure("raw.fixtures is empty: materialise raw_fixtures first")
-    divs = sorted(fixtures["div"].unique())
-    placeholders = ", ".join("?" for _ in divs)
-    played = wh.query_df(f"SELECT div, season, home_team, away_team FROM raw.matches WHERE div IN ({placeholders})",
-                         divs)
-    upcoming = upcoming_fixtures(fixtures, played, as_of=as_of)
+        raise dg.Failure("staging.stg_fixtures is empty: materialise raw_fixtures and the dbt models first")
+    upcoming = upcoming_fixtures(fixtures, wh.query_df(PLAYED_SQL), as_of=as_of)
     odds_rows = wh.query_df("SELECT * FROM raw.fixture_odds") if wh.table_exists("raw", "fixture_odds") else None
-    odds = fixture_odds(odds_rows) if odds_rows is not None else None
-    states, features_ts = _latest_states(wh, sorted(upcoming["div"].unique()) or divs, upcoming,
-                                         config.history_seasons)
+    odds = _odds_by_canonical_name(odds_rows, fixtures)
+    states, features_ts = team_states(wh)
     model, version = serving.load_model()
     predictions, skipped = predict_fixtures(upcoming, states, model, odds)
     generated_at = pd.Timestamp.now(tz="UTC")  # bookkeeping only: never decides what is upcoming
@@ -69,11 +82,10 @@ def batch_predictions(context: dg.AssetExecutionContext, config: BatchPrediction
     predictions["features_timestamp"] = features_ts
     predictions["generated_at"] = generated_at
     predictions["match_date"] = pd.to_datetime(predictions["match_date"]).dt.date
-    records = state_records(states, generated_at.isoformat(), features_ts.isoformat())
-    write_warehouse(wh, predictions, records, features_ts, generated_at)
+    write_warehouse(wh, predictions)
     client = serving.redis()
     if client is not None:
-        publish_redis(client, serving.redis_key_prefix, records_for_api(predictions), records, generated_at.isoformat())
+        publish_redis(client, serving.redis_key_prefix, records_for_api(predictions), generated_at.isoformat())
     for rec in skipped.to_dict("records") if not skipped.empty else []:
         context.log.warning(f"skipped {rec['match_id']}: {rec['reason']}")
     return dg.MaterializeResult(metadata={
@@ -103,7 +115,7 @@ PERFORMANCE_COLUMNS = ["match_id", "match_date", "div", "season", "home_team", "
     key="prediction_performance",
     group_name="serving",
     owners=OWNERS,
-    deps=["batch_predictions", "raw_matches"],
+    deps=["batch_predictions", FCT_MATCHES],
     kinds={"python"},
     metadata={"dagster/table_name": "analytics.prediction_performance"},
     description="Settled predictions scored against results and the closing line (per match RPS): the business "
@@ -114,14 +126,17 @@ def prediction_performance(warehouse: WarehouseResource, serving: ServingResourc
     if not wh.table_exists("analytics", "predictions"):
         raise dg.Failure("analytics.predictions does not exist yet: materialise batch_predictions first")
     history = wh.query_df("SELECT * FROM analytics.predictions")
-    # The prediction a match is judged on: the latest one made from data strictly before its day.
+    # The prediction a match is judged on: the latest one whose features were known on its day (team states are
+    # stamped the day after their last result).
     history["match_date"] = pd.to_datetime(history["match_date"])
     ts = pd.to_datetime(history["features_timestamp"], utc=True).dt.tz_localize(None)
-    pre = history[ts < history["match_date"]].sort_values("generated_at")
+    pre = history[ts <= history["match_date"]].sort_values("generated_at")
     latest = pre.drop_duplicates(["div", "season", "home_team", "away_team"], keep="last")
-    results = wh.query_df("SELECT div, season, home_team, away_team, match_date, fthg, ftag FROM raw.matches")
-    close_rows = wh.query_df("SELECT * FROM raw.odds WHERE period = 'close' AND market = '1x2'")
-    closing = select_long_odds(close_rows) if not close_rows.empty else None
+    results = wh.query_df(RESULTS_SQL)
+    # Closing-line probabilities (margin already removed) as fair prices: score_predictions normalises 1/odds.
+    closing = results[["div", "season", "home_team", "away_team"]].assign(
+        odds_close_h=1.0 / results["close_p_home"], odds_close_d=1.0 / results["close_p_draw"],
+        odds_close_a=1.0 / results["close_p_away"])
     scored = score_predictions(latest, results, closing)
     scored["match_date"] = pd.to_datetime(scored["match_date"]).dt.date
     with wh.connect() as conn, conn.transaction():

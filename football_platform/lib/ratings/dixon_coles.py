@@ -502,22 +502,28 @@ class DixonColesRater:
         }
 
 
-def add_outcome_columns(pre: pd.DataFrame, max_goals: int = 10) -> pd.DataFrame:
-    """Add ``dc_p_home/draw/away`` and ``dc_p_over25`` from ``dc_home_xg``, ``dc_away_xg``, ``dc_rho``."""
-    out = pre.copy()
-    ok = out[["dc_home_xg", "dc_away_xg", "dc_rho"]].notna().all(axis=1).to_numpy()
-    probs = np.full((len(out), 3), np.nan)
-    over = np.full(len(out), np.nan)
+def outcome_arrays(lam: np.ndarray, mu: np.ndarray, rho: np.ndarray, max_goals: int = 10
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, 3)`` H/D/A and ``(n,)`` over-2.5 probabilities from one score matrix; NaN rows where an input is NaN."""
+    lam, mu, rho = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (lam, mu, rho))
+    ok = ~(np.isnan(lam) | np.isnan(mu) | np.isnan(rho))
+    probs = np.full((len(lam), 3), np.nan)
+    over = np.full(len(lam), np.nan)
     if ok.any():
-        lam = out["dc_home_xg"].to_numpy(dtype=float)[ok]
-        mu = out["dc_away_xg"].to_numpy(dtype=float)[ok]
-        rho = out["dc_rho"].to_numpy(dtype=float)[ok]
-        m = score_matrix(lam, mu, rho, max_goals)
+        m = score_matrix(lam[ok], mu[ok], rho[ok], max_goals)
         k = np.arange(max_goals + 1)
         probs[ok, 0] = (m * (k[:, None] > k[None, :])).sum(axis=(1, 2))
         probs[ok, 1] = np.trace(m, axis1=1, axis2=2)
         probs[ok, 2] = 1.0 - probs[ok, 0] - probs[ok, 1]
         over[ok] = (m * ((k[:, None] + k[None, :]) > 2.5)).sum(axis=(1, 2))
+    return probs, over
+
+
+def add_outcome_columns(pre: pd.DataFrame, max_goals: int = 10) -> pd.DataFrame:
+    """Add ``dc_p_home/draw/away`` and ``dc_p_over25`` from ``dc_home_xg``, ``dc_away_xg``, ``dc_rho``."""
+    out = pre.copy()
+    probs, over = outcome_arrays(*(out[c].to_numpy(dtype=float) for c in ("dc_home_xg", "dc_away_xg", "dc_rho")),
+                                 max_goals=max_goals)
     out["dc_p_home"], out["dc_p_draw"], out["dc_p_away"] = probs[:, 0], probs[:, 1], probs[:, 2]
     out["dc_p_over25"] = over
     return out
