@@ -108,7 +108,9 @@ def load_matches(
             frames.append(frame)
     if not frames:
         raise FileNotFoundError(f"no match files for {list(leagues)} under {root}")
-    out = pd.concat(frames, ignore_index=True)
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    # all-empty columns (no shots or odds in the 1990s) are dropped before concat and restored after
+    out = pd.concat([f.dropna(axis=1, how="all") for f in frames], ignore_index=True).reindex(columns=columns)
     for (div, name), canonical in TEAM_ALIASES.items():
         for col in ("home_team", "away_team"):
             out.loc[(out["div"] == div) & (out[col] == name), col] = canonical

@@ -1,7 +1,8 @@
 """Prediction quality benchmark: walk-forward 2019/20-2023/24 on the six leagues vs the closing line.
 
-    .venv/bin/python benchmarks/model_quality.py                 # full benchmark (~15 min on 2 idle cores)
+    .venv/bin/python benchmarks/model_quality.py                 # full benchmark (~3 min on 2 quiet cores)
     .venv/bin/python benchmarks/model_quality.py --tune          # nested walk-forward tuning on 2012/13-2016/17
+    .venv/bin/python benchmarks/model_quality.py --tune-fundamentals '[{}, {"baseline": "dc"}]'  # CatBoost only
     .venv/bin/python benchmarks/model_quality.py --leagues E0 --out /tmp/preds.csv
 
 Every model is trained on all seasons before each test block and scored on the identical matches
@@ -25,7 +26,13 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import BIG_SIX, DEFAULT_ROOT, load_matches  # noqa: E402
-from football_platform.lib.backtest import BacktestConfig, prepare_frame, score_predictions, walk_forward  # noqa: E402
+from football_platform.lib.backtest import (  # noqa: E402
+    CLOSE_PROB_COLUMNS,
+    BacktestConfig,
+    prepare_frame,
+    score_predictions,
+    walk_forward,
+)
 from football_platform.lib.features import FeatureParams, build_match_features  # noqa: E402
 from football_platform.lib.metrics import outcome_index, rps  # noqa: E402
 from football_platform.lib.models import CatBoostModel, OrderedLogitModel  # noqa: E402
@@ -71,6 +78,26 @@ def _fmt_table(table: pd.DataFrame) -> str:
     return out[keys + cols].to_string(index=False, formatters=fmt)
 
 
+FUNDAMENTALS_MODELS = ("catboost_fundamentals", "catboost_fundamentals_cal", "stack_fundamentals")
+NON_MARKET_BASELINES = ("avg_elo_pi_dc", "elo_ol", "pi_ol", "dixon_coles", "base_rates")
+
+
+def _baseline_table(preds: pd.DataFrame, n_boot: int) -> pd.DataFrame:
+    """Each fundamentals model against each non-market baseline, paired on the matches with closing odds."""
+    preds = preds[preds[CLOSE_PROB_COLUMNS].notna().all(axis=1)]
+    rows = []
+    for base in NON_MARKET_BASELINES:
+        pair = preds[preds["model"].isin([*FUNDAMENTALS_MODELS, base])]
+        if base not in set(pair["model"]):
+            continue
+        table = score_predictions(pair, by=("model",), reference=base, n_boot=n_boot)
+        for r in table[table["model"] != base].itertuples(index=False):
+            rows.append({"model": r.model, "baseline": base, "n": int(r.n), "rps": f"{r.rps:.4f}",
+                         "rps_baseline": f"{r.rps_ref:.4f}", "d_rps": f"{r.d_rps:+.4f}",
+                         "ci95": f"[{r.d_rps_lo:+.4f}, {r.d_rps_hi:+.4f}]", "ci_below_0": bool(r.d_rps_hi < 0)})
+    return pd.DataFrame(rows)
+
+
 def run_benchmark(args: argparse.Namespace) -> None:
     clock = Clock()
     leagues = args.leagues.split(",")
@@ -96,6 +123,14 @@ def run_benchmark(args: argparse.Namespace) -> None:
         print("== Big five (E0, SP1, D1, I1, F1) ==")
         print(_fmt_table(score_predictions(big5, by=("model",), reference="closing", n_boot=args.n_boot)
                          .sort_values("rps")))
+    print("\n== Fundamentals models vs the non-market baselines (same matches with closing odds; "
+          "d_rps = model - baseline, paired bootstrap 95% CI) ==")
+    groups = {"all six": preds, "big five": big5, "EPL": preds[preds["div"] == "E0"]}
+    for label, group in groups.items():
+        if group.empty or (label == "big five" and big5["div"].nunique() < 2):
+            continue
+        print(f"-- {label}")
+        print(_baseline_table(group, args.n_boot).to_string(index=False))
     if "E0" in leagues:
         epl = per_league[per_league["div"] == "E0"].set_index("model")
         print("\n== EPL vs DESIGN.md reference RPS ==")
@@ -188,16 +223,50 @@ def run_tuning(args: argparse.Namespace) -> None:
         scored.append((score, kw))
     scored.sort(key=lambda t: t[0])
     print(f"BEST catboost fundamentals {scored[0][1]} rps {scored[0][0]:.5f}", flush=True)
-    for _score, kw in scored[:2]:  # the market-aware set only tries the two best settings
+    # The market-aware set tries the two best settings, then boosting from the de-margined odds
+    # (baseline='market': trees learn corrections to the market instead of rebuilding it).
+    market_grid = [kw for _score, kw in scored[:2]] + [
+        dict(depth=4, iterations=300, learning_rate=0.05, last_seasons=12, baseline="market"),
+        dict(depth=4, iterations=150, learning_rate=0.05, last_seasons=12, baseline="market"),
+    ]
+    mk = frame[["match_market_p_home", "match_market_p_draw", "match_market_p_away"]].to_numpy(dtype=float)
+    in_tune = frame["season"].isin(tune).to_numpy() & ~np.isnan(mk).any(axis=1)
+    y_all = outcome_index(frame["fthg"].to_numpy(), frame["ftag"].to_numpy())
+    print(f"(pre-match market alone on the same seasons: rps {rps(mk[in_tune], y_all[in_tune]):.5f})", flush=True)
+    for kw in market_grid:
         score = clock(f"catboost market_aware {kw}", _season_blocks_rps, frame, tune,
                       lambda kw=kw: CatBoostModel(feature_set="market_aware", thread_count=args.threads, **kw))
         print(f"catboost market_aware {kw}: rps {score:.5f}", flush=True)
     print("\nchosen:", best_elo, best_dc, sep="\n")
 
 
+def run_fundamentals_tuning(args: argparse.Namespace) -> None:
+    """Only the fundamentals CatBoost, on the default (tuned) rating settings, for the settings given as JSON."""
+    import json
+
+    clock = Clock()
+    leagues = args.leagues.split(",")
+    tune = season_range(TUNE_SEASONS)
+    last = season_start_year(tune[-1])
+    matches = clock("load", load_matches, leagues, None, args.root, not args.no_parser)
+    matches = matches[matches["season"].map(season_start_year) <= last].reset_index(drop=True)
+    features = clock("features", build_match_features, matches)
+    frame = prepare_frame(matches, features, FeatureParams())
+    dc = frame[["match_dc_p_home", "match_dc_p_draw", "match_dc_p_away"]].to_numpy(dtype=float)
+    in_tune = frame["season"].isin(tune).to_numpy()
+    y_all = outcome_index(frame["fthg"].to_numpy(), frame["ftag"].to_numpy())
+    print(f"(Dixon-Coles alone on {TUNE_SEASONS}: rps {rps(dc[in_tune], y_all[in_tune]):.5f})", flush=True)
+    for kw in json.loads(args.tune_fundamentals):
+        score = clock(f"catboost fundamentals {kw}", _season_blocks_rps, frame, tune,
+                      lambda kw=kw: CatBoostModel(feature_set="fundamentals", thread_count=args.threads, **kw))
+        print(f"catboost fundamentals {kw}: rps {score:.5f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tune", action="store_true", help="nested walk-forward tuning on 2012/13-2016/17")
+    parser.add_argument("--tune-fundamentals", default=None, metavar="JSON",
+                        help='only the fundamentals CatBoost on 2012/13-2016/17, e.g. \'[{}, {"baseline": "dc"}]\'')
     parser.add_argument("--leagues", default=",".join(BIG_SIX))
     parser.add_argument("--test-seasons", default=TEST_SEASONS)
     parser.add_argument("--root", default=str(DEFAULT_ROOT))
@@ -206,7 +275,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="write the long-form predictions to this CSV")
     parser.add_argument("--no-parser", action="store_true", help="use the simple CSV reader, not lib.parsing")
     args = parser.parse_args(argv)
-    if args.tune:
+    if args.tune_fundamentals:
+        run_fundamentals_tuning(args)
+    elif args.tune:
         run_tuning(args)
     else:
         run_benchmark(args)

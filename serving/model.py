@@ -76,10 +76,9 @@ class ModelHolder:
                 self.last_error = None
                 return False
             try:
-                import mlflow.catboost
+                from football_platform.lib.registry import load_model_version  # wraps a baseline model
 
-                mlflow.set_tracking_uri(self.tracking_uri)
-                native = mlflow.catboost.load_model(f"models:/{self.name}/{mv.version}")
+                native, _ = load_model_version(self.tracking_uri, self.name, str(mv.version))
                 wrapped = SingleThreadModel(native)
                 loaded = LoadedModel(
                     model=wrapped, name=self.name, version=str(mv.version), order=outcome_order(wrapped.classes_),

@@ -63,7 +63,7 @@ class BacktestConfig:
     ensembles: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=lambda: dict(DEFAULT_ENSEMBLES))
     calibrated: tuple[str, ...] = DEFAULT_CALIBRATED
     cadence: str = "month"
-    warmup_seasons: int = 3
+    warmup_seasons: int = 2
     thread_count: int = 2
     feature_params: FeatureParams = field(default_factory=FeatureParams)
 
@@ -83,7 +83,9 @@ def _blocks(frame: pd.DataFrame, cadence: str) -> list[np.ndarray]:
     return [np.sort(order[bounds[i]: bounds[i + 1]]) for i in range(len(uniq))]
 
 
-def _closing_probs(frame: pd.DataFrame) -> np.ndarray:
+def closing_probs(frame: pd.DataFrame) -> np.ndarray:
+    """Closing-line probabilities (n, 3) H, D, A from ``odds_close_h/d/a``, margin removed by normalising
+    ``1/odds``; NaN rows where the odds are missing or invalid, all NaN when the columns are absent."""
     if not all(c in frame.columns for c in CLOSE_COLUMNS):
         return np.full((len(frame), 3), np.nan)
     odds = frame[CLOSE_COLUMNS].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
@@ -102,7 +104,7 @@ def prepare_frame(matches: pd.DataFrame, features: pd.DataFrame | None, params: 
     frame["match_date"] = pd.to_datetime(frame["match_date"])
     frame["fthg"] = matches["fthg"].astype(int).to_numpy()
     frame["ftag"] = matches["ftag"].astype(int).to_numpy()
-    close = _closing_probs(matches)
+    close = closing_probs(matches)
     for j, col in enumerate(CLOSE_PROB_COLUMNS):
         frame[col] = close[:, j]
     return frame.sort_values(["match_date", "div", "home_team", "away_team"], kind="mergesort").reset_index(drop=True)

@@ -10,7 +10,6 @@ import dataclasses
 from pathlib import Path
 
 import dagster as dg
-import mlflow
 import numpy as np
 import pytest
 
@@ -20,6 +19,7 @@ from football_platform.defs.ml.resources import mlflow_resource
 from football_platform.lib import registry
 from football_platform.lib.features import MARKET_AWARE_FEATURES, build_match_features
 from football_platform.lib.loading import ingest_many
+from football_platform.lib.models import OffsetCatBoost
 from football_platform.lib.sources import DirectorySource
 from football_platform.resources import warehouse_resource
 from football_platform.settings import get_settings
@@ -103,8 +103,9 @@ def test_train_register_promote_and_reject(state) -> None:
     assert _checks(gate)["promotion_gate"].passed
     assert str(registry.alias_version(target, "production").version) == "1"
 
-    # 3. a deliberately weak version 2 (a handful of shallow trees at a tiny learning rate) is kept out
-    weak = {**good, "iterations": 5, "depth": 1, "learning_rate": 0.01}
+    # 3. a deliberately weak version 2 is kept out: a handful of shallow trees at a tiny learning rate, and no
+    #    odds (the market-aware model boosts from the market, so few trees there would just be the market)
+    weak = {**good, "candidate": "catboost_fundamentals", "iterations": 5, "depth": 1, "learning_rate": 0.01}
     second = _materialize(settings, [trained_model], {"trained_model": {"config": weak}})
     assert second.asset_materializations_for_node("trained_model")[0].metadata["version"].value == "2"
     assert str(registry.alias_version(target, "challenger").version) == "2"
@@ -116,11 +117,14 @@ def test_train_register_promote_and_reject(state) -> None:
     assert not _checks(gate2)["promotion_gate"].passed
     assert str(registry.alias_version(target, "production").version) == "1"
 
-    # 4. the production model loads with the native flavour and gives probabilities
-    mlflow.set_tracking_uri(target.tracking_uri)
-    model = mlflow.catboost.load_model("models:/football-match-outcome@production")
+    # 4. the production model (boosted from the market) loads wrapped, adding the baseline the native model ignores
+    assert run.data.params["baseline"] == "market"
+    model, version = registry.load_model_version(target.tracking_uri, target.model_name, "production")
+    assert str(version.version) == "1" and version.tags["baseline"] == "market"
+    assert isinstance(model, OffsetCatBoost)
     features = registry.model_features(target)
-    frame = settings.warehouse_path and warehouse_resource(settings).get().query_df(
+    assert model.feature_names_ == features
+    frame = warehouse_resource(settings).get().query_df(
         "SELECT * FROM analytics.training_set WHERE season = '2324' LIMIT 20")
     x = frame[features].copy()
     x["div"] = x["div"].astype(str)
@@ -128,6 +132,13 @@ def test_train_register_promote_and_reject(state) -> None:
     assert probs.shape == (20, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
     assert (probs > 0).all()
+    raw = model.model.predict(x, prediction_type="RawFormulaVal")
+    market = x[["match_market_p_home", "match_market_p_draw", "match_market_p_away"]].to_numpy(float)
+    market = np.where(np.isnan(market), x[["match_dc_p_home", "match_dc_p_draw", "match_dc_p_away"]].to_numpy(float),
+                      market)
+    z = np.exp(raw + np.log(market / market.sum(axis=1, keepdims=True)))
+    np.testing.assert_allclose(probs, z / z.sum(axis=1, keepdims=True), atol=1e-6)
+    assert np.abs(model.model.predict_proba(x) - probs).max() > 0.02  # the native flavour alone is wrong
 
 
 def test_mlflow_resource_local_profile(tmp_path: Path) -> None:

@@ -180,6 +180,58 @@ def test_catboost_learns_from_features(league: pd.DataFrame, league_features: pd
     assert make_model("catboost_market_aware", iterations=5).features == MARKET_AWARE_FEATURES
 
 
+def test_catboost_baseline_starts_from_the_market(league: pd.DataFrame, league_features: pd.DataFrame) -> None:
+    frame = league_features.copy()
+    frame["fthg"], frame["ftag"] = league["fthg"], league["ftag"]
+    rng = np.random.default_rng(4)
+    market = rng.dirichlet([4, 2.5, 3], size=len(frame))
+    market[::7] = np.nan  # matches without odds fall back on Dixon-Coles
+    frame[["match_market_p_home", "match_market_p_draw", "match_market_p_away"]] = market
+    # one tree with a negligible step: the prediction is the baseline itself
+    model = CatBoostModel(feature_set="market_aware", baseline="market", iterations=1, learning_rate=1e-6,
+                          thread_count=1, min_season=None, min_rows=50).fit(frame)
+    p = model.predict_proba(frame)
+    expected = np.where(np.isnan(market), frame[["match_dc_p_home", "match_dc_p_draw", "match_dc_p_away"]], market)
+    assert p == pytest.approx(expected, abs=1e-4)
+
+
+def test_offset_wrapper_adds_the_baseline_for_every_row_format(league: pd.DataFrame,
+                                                                league_features: pd.DataFrame) -> None:
+    frame = league_features.copy()
+    frame["fthg"], frame["ftag"] = league["fthg"], league["ftag"]
+    market = np.random.default_rng(5).dirichlet([4, 2.5, 3], size=len(frame))
+    market[::5] = np.nan
+    frame[["match_market_p_home", "match_market_p_draw", "match_market_p_away"]] = market
+    model = CatBoostModel(feature_set="market_aware", baseline="market", iterations=30, depth=3, learning_rate=0.1,
+                          thread_count=1, min_season=None, min_rows=50).fit(frame)
+    x = model._pool_frame(frame.tail(40))
+    p = model.predict_proba(frame.tail(40))
+    # by hand: softmax(trees + log p_market), Dixon-Coles where the odds are missing
+    raw = model.model_.predict(x, prediction_type="RawFormulaVal")
+    mk = market[-40:]
+    base = np.where(np.isnan(mk), x[["match_dc_p_home", "match_dc_p_draw", "match_dc_p_away"]].to_numpy(float), mk)
+    z = np.exp(raw + np.log(base))
+    np.testing.assert_allclose(p, z / z.sum(axis=1, keepdims=True), rtol=0, atol=1e-9)
+    # the native predict_proba ignores the baseline: that is why the wrapper exists
+    assert np.abs(model.model_.predict_proba(x) - p).max() > 0.05
+    wrapper = model.predictor_
+    assert wrapper.feature_names_ == MARKET_AWARE_FEATURES and wrapper.classes_ == [0, 1, 2]
+    rows = x.to_numpy(dtype=object)
+    np.testing.assert_allclose(wrapper.predict_proba(rows, thread_count=1), p, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(wrapper.predict_proba(rows.tolist()), p, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(wrapper.predict_proba([rows[0].tolist()])[0], p[0], rtol=0, atol=1e-12)
+    bad = rows[:1].copy()
+    bad[0, [x.columns.get_loc(c) for c in ("match_market_p_home", "match_dc_p_home")]] = np.nan
+    with pytest.raises(ValueError, match="missing for 1 row"):
+        wrapper.predict_proba(bad)
+    with pytest.raises(ValueError, match="2-D"):
+        wrapper.predict_proba(rows[0])
+    with pytest.raises(ValueError, match="feature set lacks"):
+        CatBoostModel(feature_set="fundamentals", baseline="market")
+    with pytest.raises(ValueError, match="unknown baseline"):
+        CatBoostModel(feature_set="market_aware", baseline="closing")
+
+
 def test_temperature_calibration_undoes_overconfidence() -> None:
     rng = np.random.default_rng(2)
     logits = rng.normal(0, 0.7, (6000, 3))

@@ -10,6 +10,8 @@ import pytest
 
 from football_platform.defs.ml.training import complete_seasons, evaluation_window, markdown
 from football_platform.lib import registry
+from football_platform.lib.features import MARKET_AWARE_FEATURES
+from football_platform.lib.models import CatBoostModel, OffsetCatBoost
 from football_platform.lib.plots import reliability_curve, reliability_diagram
 
 
@@ -43,11 +45,56 @@ def test_log_register_alias_load(tmp_path: Path) -> None:
     assert registry.load_table(target, run.info.run_id, "evaluation/t.csv")["k"].tolist() == [1, 2]
     assert registry.model_features(target) == ["div", "a"]
     loaded = registry.load_model(target)
+    assert prod.tags["baseline"] == "none" and not isinstance(loaded, OffsetCatBoost)
     probs = loaded.predict_proba(x.head(7))
     assert probs.shape == (7, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     # artifacts live under the state dir, as the local profile promises
     assert any((tmp_path / "mlartifacts").rglob("MLmodel"))
+
+
+def _market_frame(n: int = 600) -> pd.DataFrame:
+    """Random market-aware feature rows with results; a fifth of the matches have no odds."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(n, len(MARKET_AWARE_FEATURES) - 1)), columns=MARKET_AWARE_FEATURES[1:])
+    frame.insert(0, "div", rng.choice(["E0", "SP1"], n))
+    frame["season"] = "2223"
+    dc = rng.dirichlet([4, 2.5, 3], size=n)
+    market = np.clip(dc + rng.normal(0, 0.03, (n, 3)), 0.05, None)
+    market = market / market.sum(axis=1, keepdims=True)
+    market[::5] = np.nan
+    frame[["match_dc_p_home", "match_dc_p_draw", "match_dc_p_away"]] = dc
+    frame[["match_market_p_home", "match_market_p_draw", "match_market_p_away"]] = market
+    outcome = np.array([rng.choice(3, p=row) for row in dc])
+    frame["fthg"], frame["ftag"] = (outcome == 0).astype(int), (outcome == 2).astype(int)
+    return frame
+
+
+def test_baseline_model_loads_back_with_its_baseline(tmp_path: Path) -> None:
+    from serving.model import SingleThreadModel
+
+    frame = _market_frame()
+    model = CatBoostModel(feature_set="market_aware", baseline="market", iterations=20, depth=2,
+                          thread_count=1, min_season=None, min_rows=50).fit(frame)
+    expected = model.predict_proba(frame)
+    target = registry.local_target(tmp_path)
+    x = model._pool_frame(frame)
+    logged = registry.log_catboost_run(target, model.predictor_, x, params={"depth": 2}, metrics={}, tags={})
+    assert logged.baseline == "market"
+    registry.register(target, logged)
+    loaded, version = registry.load_model_version(target.tracking_uri, target.model_name, registry.CHALLENGER)
+    assert str(version.version) == "1" and version.tags["baseline"] == "market"
+    assert registry.run_of_version(target, version).data.params["baseline"] == "market"
+    assert isinstance(loaded, OffsetCatBoost) and loaded.feature_names_ == MARKET_AWARE_FEATURES
+    np.testing.assert_allclose(loaded.predict_proba(x), expected, rtol=0, atol=1e-12)
+    # the API's way: one list row at a time through SingleThreadModel; batch: a list of rows
+    served = SingleThreadModel(loaded)
+    rows = x.to_numpy(dtype=object).tolist()
+    np.testing.assert_allclose(served.predict_proba([rows[1]])[0], expected[1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(registry.load_model(target, registry.CHALLENGER).predict_proba(rows), expected,
+                               rtol=0, atol=1e-12)
+    # the native model alone is not the same forecast
+    assert np.abs(loaded.model.predict_proba(x) - expected).max() > 0.05
 
 
 def test_reliability_curve_hand_worked(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from football_platform.lib.backtest import closing_probs
 from football_platform.lib.features import KEY_COLUMNS, MARKET_AWARE_FEATURES
 from football_platform.lib.market import select_long_odds
 from football_platform.lib.seasons import season_start_year
@@ -59,9 +60,7 @@ def training_frame(matches: pd.DataFrame, features: pd.DataFrame) -> pd.DataFram
     frame["fthg"] = matches["fthg"].to_numpy()
     frame["ftag"] = matches["ftag"].to_numpy()
     frame["result"] = np.select([frame["fthg"] > frame["ftag"], frame["fthg"] == frame["ftag"]], ["H", "D"], "A")
-    from football_platform.lib.backtest import _closing_probs  # same closing-line choice as the backtest
-
-    close = _closing_probs(matches)
+    close = closing_probs(matches)  # the backtest's own closing-line choice
     for j, col in enumerate(CLOSE_P_COLUMNS):
         frame[col] = close[:, j]
     return frame[[*KEY_COLUMNS, "result", "fthg", "ftag", *MARKET_AWARE_FEATURES[1:], *CLOSE_P_COLUMNS]]

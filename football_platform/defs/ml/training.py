@@ -277,7 +277,7 @@ def train_and_log(
     }
     example = model._pool_frame(training_set.tail(5))
     logged = registry.log_catboost_run(
-        target, model.model_, example, params, metrics, tags, artifacts={"plots": plot_path}, tables=tables,
+        target, model.predictor_, example, params, metrics, tags, artifacts={"plots": plot_path}, tables=tables,
         run_name=f"{options.candidate}-{seasons[-1]}",
     )
     version = registry.register(target, logged, alias=registry.CHALLENGER,

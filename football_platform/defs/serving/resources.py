@@ -26,15 +26,12 @@ class ServingResource(dg.ConfigurableResource):
         return redis_client(self.redis_url)
 
     def load_model(self):
-        """``(native CatBoost model, version)`` of ``models:/<name>@<alias>``."""
-        import mlflow.catboost
-        from mlflow import MlflowClient
+        """``(model, version)`` of ``models:/<name>@<alias>`` (a baseline model comes wrapped, see
+        :func:`football_platform.lib.registry.load_model_version`)."""
+        from football_platform.lib.registry import load_model_version
 
-        client = MlflowClient(tracking_uri=self.mlflow_tracking_uri, registry_uri=self.mlflow_tracking_uri)
-        version = client.get_model_version_by_alias(self.model_name, self.model_alias)
-        mlflow.set_tracking_uri(self.mlflow_tracking_uri)
-        mlflow.set_registry_uri(self.mlflow_tracking_uri)
-        return mlflow.catboost.load_model(f"models:/{self.model_name}/{version.version}"), str(version.version)
+        model, version = load_model_version(self.mlflow_tracking_uri, self.model_name, self.model_alias)
+        return model, str(version.version)
 
 
 def serving_resources(settings: Settings) -> dict[str, ServingResource]:

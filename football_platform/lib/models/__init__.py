@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from football_platform.lib.models.base import MatchModel, outcomes_of
-from football_platform.lib.models.boosting import FEATURE_SETS, CatBoostModel
+from football_platform.lib.models.boosting import FEATURE_SETS, CatBoostModel, OffsetCatBoost
 from football_platform.lib.models.combine import LinearPool, TemperatureCalibrator
 from football_platform.lib.models.ordered_logit import OrderedLogitModel, ordered_logit_probs
 from football_platform.lib.models.simple import BaseRateModel, DixonColesModel, MarketModel
@@ -35,6 +35,8 @@ def make_model(name: str, **kwargs: Any) -> MatchModel:
     if name == "catboost_fundamentals":
         return CatBoostModel(feature_set="fundamentals", **kwargs)
     if name == "catboost_market_aware":
+        # tuned: boost from the de-margined odds, few trees (see CatBoostModel's docstring)
+        kwargs = {"baseline": "market", "iterations": 150, **kwargs}
         return CatBoostModel(feature_set="market_aware", **kwargs)
     raise ValueError(f"unknown model {name!r}; known: {MODEL_NAMES}")
 
@@ -45,5 +47,6 @@ MODEL_NAMES = (
 
 __all__ = [
     "FEATURE_SETS", "MODEL_NAMES", "BaseRateModel", "CatBoostModel", "DixonColesModel", "LinearPool", "MarketModel",
-    "MatchModel", "OrderedLogitModel", "TemperatureCalibrator", "make_model", "ordered_logit_probs", "outcomes_of",
+    "MatchModel", "OffsetCatBoost", "OrderedLogitModel", "TemperatureCalibrator", "make_model", "ordered_logit_probs",
+    "outcomes_of",
 ]
