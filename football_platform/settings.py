@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -29,14 +30,18 @@ class Settings:
     leagues: tuple[str, ...] = DEFAULT_LEAGUES
     state_dir: Path = PROJECT_ROOT / ".football"
     warehouse_path: Path = PROJECT_ROOT / ".football" / "warehouse.duckdb"
-    database_url: str | None = None
-    redis_url: str | None = None
+    # repr=False on every field that may carry a password or key: a Settings object printed in a log or a
+    # traceback must not leak them.
+    database_url: str | None = field(default=None, repr=False)
+    # Feast's SQL registry (prod profile). None: the warehouse database (``database_url``).
+    feast_registry_url: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
     redis_key_prefix: str = "football"
     mlflow_tracking_uri: str = ""
     dagster_home: Path = PROJECT_ROOT / ".football" / "dagster_home"
     as_of: str | None = None
-    api_keys: tuple[str, ...] = field(default=())
-    alert_webhook_url: str | None = None
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    alert_webhook_url: str | None = field(default=None, repr=False)
 
     @property
     def is_prod(self) -> bool:
@@ -46,11 +51,32 @@ class Settings:
     def warehouse_kind(self) -> str:
         return "postgres" if self.is_prod else "duckdb"
 
+    @property
+    def feast_registry_database_url(self) -> str | None:
+        """Where Feast's SQL registry lives: ``FEAST_REGISTRY_URL``, else the warehouse's ``DATABASE_URL``."""
+        return self.feast_registry_url or self.database_url
+
 
 def _csv(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if not value:
         return default
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _postgres_url(name: str, value: str | None) -> str | None:
+    """A PostgreSQL URL from the environment, or None when unset. Errors name the variable, never the value
+    (it carries the password)."""
+    if not value:
+        return None
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    if scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"{name} must be a postgresql:// URL (got scheme {parts.scheme!r})")
+    try:
+        parts.port  # noqa: B018 - raises on a non-numeric port
+    except ValueError:
+        raise ValueError(f"{name} has an invalid port") from None
+    return value.strip()
 
 
 def get_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -63,6 +89,9 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
     database_url = env.get("DATABASE_URL") or None
     if profile == "prod" and not database_url:
         raise ValueError("FOOTBALL_ENV=prod needs DATABASE_URL (postgresql://user@host:5432/warehouse)")
+    # Feast's SQL registry gets its own database in every deployment (feast_registry); unset, it shares the
+    # warehouse's, so a single-database setup keeps working.
+    feast_registry_url = _postgres_url("FEAST_REGISTRY_URL", env.get("FEAST_REGISTRY_URL")) or database_url
     default_mlflow = f"sqlite:///{state_dir / 'mlflow.db'}"
     return Settings(
         profile=profile,
@@ -71,6 +100,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         state_dir=state_dir,
         warehouse_path=Path(env.get("FOOTBALL_WAREHOUSE", str(state_dir / "warehouse.duckdb"))),
         database_url=database_url,
+        feast_registry_url=feast_registry_url,
         redis_url=env.get("REDIS_URL") or ("redis://127.0.0.1:6379/0" if profile == "prod" else None),
         redis_key_prefix=env.get("FOOTBALL_REDIS_PREFIX", "football"),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", default_mlflow),

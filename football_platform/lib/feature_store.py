@@ -157,8 +157,12 @@ def store_config(
     database_url: str | None = None,
     redis_url: str | None = None,
     redis_key_prefix: str = "football",
+    registry_url: str | None = None,
 ) -> dict[str, Any]:
-    """The content of feature_store.yaml for a profile (a plain dict; :func:`repo_config` makes it a RepoConfig)."""
+    """The content of feature_store.yaml for a profile (a plain dict; :func:`repo_config` makes it a RepoConfig).
+
+    prod: ``registry_url`` is the SQL registry's database (FEAST_REGISTRY_URL); unset, the warehouse's.
+    """
     common: dict[str, Any] = {
         "project": project_name(redis_key_prefix),
         "provider": "local",
@@ -171,7 +175,8 @@ def store_config(
             raise ValueError("the prod profile needs REDIS_URL for Feast's online store")
         return {
             **common,
-            "registry": {"registry_type": "sql", "path": sqlalchemy_url(database_url), "cache_ttl_seconds": 60,
+            "registry": {"registry_type": "sql", "path": sqlalchemy_url(registry_url or database_url),
+                         "cache_ttl_seconds": 60,
                          "sqlalchemy_config_kwargs": {"echo": False, "pool_pre_ping": True}},
             "offline_store": {"type": "postgres", "db_schema": "analytics", **postgres_parts(database_url)},
             "online_store": {"type": "redis", "connection_string": redis_connection_string(redis_url)},
@@ -190,7 +195,7 @@ def store_config(
 def store_config_for_settings(settings: Any) -> dict[str, Any]:
     """:func:`store_config` for a :class:`~football_platform.settings.Settings`."""
     return store_config(settings.profile, settings.state_dir, settings.database_url, settings.redis_url,
-                        settings.redis_key_prefix)
+                        settings.redis_key_prefix, getattr(settings, "feast_registry_url", None))
 
 
 def repo_config(config: Mapping[str, Any], repo_path: Path | str):

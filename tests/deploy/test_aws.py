@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -144,7 +145,7 @@ def test_ecs_services_run_privately_for_every_platform_process():
 
 def test_task_environment_uses_only_known_variables_and_secrets_come_from_secrets_manager():
     allowed = code_vars() | DAGSTER_VARS
-    secret_like = re.compile(r"PASSWORD|SECRET|API_KEYS|DATABASE_URL|REDIS_URL|WEBHOOK")
+    secret_like = re.compile(r"PASSWORD|SECRET|API_KEYS|DATABASE_URL|FEAST_REGISTRY_URL|REDIS_URL|WEBHOOK")
     for name, task in resources("AWS::ECS::TaskDefinition").items():
         for container in task["Properties"]["ContainerDefinitions"]:
             env = {e["Name"] for e in container.get("Environment", [])}
@@ -162,8 +163,13 @@ def test_task_environment_uses_only_known_variables_and_secrets_come_from_secret
                 continue
             unknown = (env | secrets) - allowed
             assert not unknown, f"{name}: variables nothing reads: {sorted(unknown)}"
-            assert {"DATABASE_URL", "REDIS_URL", "FOOTBALL_API_KEYS"} <= secrets
+            assert {"DATABASE_URL", "FEAST_REGISTRY_URL", "REDIS_URL", "FOOTBALL_API_KEYS"} <= secrets
             assert "FOOTBALL_DBT_TARGET" in env and "DAGSTER_GRPC_HOST" in env
+    # Feast's SQL registry has its own database (made by the init task), not the warehouse's.
+    connection = load(PLATFORM)["Resources"]["AppConnectionSecret"]["Properties"]["SecretString"]["Fn::Sub"][0]
+    urls = json.loads(re.sub(r"\$\{\w+\}", "x", connection))
+    assert urlsplit(urls["DATABASE_URL"]).path == "/warehouse"
+    assert urlsplit(urls["FEAST_REGISTRY_URL"]).path == "/feast_registry"
     text = PLATFORM.read_text()
     assert 'MasterUserPassword: !Sub "{{resolve:secretsmanager:' in text
     assert not re.search(r"(?i)password:\s*['\"]?[A-Za-z0-9]{8,}['\"]?\s*$", text, re.M)

@@ -88,6 +88,7 @@ def test_settings_reads_the_documented_variables():
         "FOOTBALL_STATE_DIR",
         "FOOTBALL_WAREHOUSE",
         "DATABASE_URL",
+        "FEAST_REGISTRY_URL",
         "REDIS_URL",
         "FOOTBALL_REDIS_PREFIX",
         "MLFLOW_TRACKING_URI",
@@ -149,6 +150,7 @@ def test_nothing_secret_is_committed():
         "FOOTBALL_PG_PASSWORD",
         "DAGSTER_PG_PASSWORD",
         "DATABASE_URL",
+        "FEAST_REGISTRY_URL",
         "REDIS_URL",
     }:
         assert values[name] == "", f".env.example must leave {name} empty"
@@ -174,6 +176,8 @@ def test_secrets_flow_into_the_derived_connection_settings():
     services = _resolved(env)["services"]
     api_env = services["api"]["environment"]
     assert api_env["DATABASE_URL"] == "postgresql://football:s3cret-postgres_password@postgres:5432/warehouse"
+    # Feast's SQL registry has its own database, not the warehouse's.
+    assert api_env["FEAST_REGISTRY_URL"] == "postgresql://football:s3cret-postgres_password@postgres:5432/feast_registry"
     assert api_env["REDIS_URL"] == "redis://:s3cret-redis_password@redis:6379/0"
     assert api_env["FOOTBALL_PG_PASSWORD"] == "s3cret-postgres_password"
     assert api_env["DAGSTER_PG_PASSWORD"] == "s3cret-postgres_password"
@@ -184,7 +188,10 @@ def test_secrets_flow_into_the_derived_connection_settings():
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "s3cret-postgres_password"
     # An explicit value in .env wins over the derived default.
     env["DATABASE_URL"] = "postgresql://other@db:5432/warehouse"
-    assert _resolved(env)["services"]["api"]["environment"]["DATABASE_URL"] == env["DATABASE_URL"]
+    env["FEAST_REGISTRY_URL"] = "postgresql://other@db:5432/feast_registry"
+    overridden = _resolved(env)["services"]["api"]["environment"]
+    assert overridden["DATABASE_URL"] == env["DATABASE_URL"]
+    assert overridden["FEAST_REGISTRY_URL"] == env["FEAST_REGISTRY_URL"]
 
 
 def test_services_and_ports():
@@ -250,6 +257,7 @@ def test_postgres_init_script_creates_the_compose_databases():
     env = parse_env_file(ENV_EXAMPLE) | {name: "x" for name in REQUIRED_SECRETS}
     resolved = _resolved(env)["services"]
     assert resolved["api"]["environment"]["DATABASE_URL"].endswith("/warehouse")
+    assert resolved["api"]["environment"]["FEAST_REGISTRY_URL"].endswith("@postgres:5432/feast_registry")
     assert resolved["api"]["environment"]["DAGSTER_PG_DB"] == "dagster"
     mlflow_cmd = resolved["mlflow"]["command"]
     assert mlflow_cmd[mlflow_cmd.index("--backend-store-uri") + 1].endswith("@postgres:5432/mlflow")

@@ -115,7 +115,9 @@ def test_deployment_probes_service_and_hpa_fit_together():
     assert "replicas" not in deploy["spec"], "the HPA owns the replica count"
     # Secrets only by reference; non-root, read-only root file system.
     assert container["envFrom"] == [{"secretRef": {"name": "football-platform-env"}}]
-    assert {e["name"] for e in container["env"]}.isdisjoint({"DATABASE_URL", "REDIS_URL", "FOOTBALL_API_KEYS"})
+    assert {e["name"] for e in container["env"]}.isdisjoint(
+        {"DATABASE_URL", "FEAST_REGISTRY_URL", "REDIS_URL", "FOOTBALL_API_KEYS"}
+    )
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
@@ -174,9 +176,10 @@ def test_mlflow_runs_the_compose_command_with_an_s3_artifact_root():
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
 
 
-def test_values_schema_rejects_secrets_in_plain_env():
-    rendered = render(json.dumps({"env": {"DATABASE_URL": "postgresql://u:p@h/db"}}))
-    assert rendered["schema_error"] and "DATABASE_URL" in rendered["schema_error"]
+@pytest.mark.parametrize("name", ["DATABASE_URL", "FEAST_REGISTRY_URL"])
+def test_values_schema_rejects_secrets_in_plain_env(name):
+    rendered = render(json.dumps({"env": {name: "postgresql://u:p@h/db"}}))
+    assert rendered["schema_error"] and name in rendered["schema_error"]
 
 
 def test_dagster_values_for_the_official_chart():

@@ -5,7 +5,8 @@ the secrets filled in; only addresses (hostnames, ports), database names and con
 to what this test starts here (tests/deploy/local_stack.py lists the rewrites):
 
 * PostgreSQL (the running server): four temporary databases made by deploy/postgres/init-databases.sh,
-  as the compose `postgres` service does (warehouse, dagster, mlflow, feast_registry);
+  as the compose `postgres` service does (warehouse, dagster, mlflow, feast_registry); Feast's SQL registry
+  must end up in the feast_registry one (FEAST_REGISTRY_URL) and not in the warehouse;
 * Redis (the running server): a unique FOOTBALL_REDIS_PREFIX, which also names the Feast project;
 * an S3-compatible server (moto in server mode) standing in for MinIO, bucket made like `minio-init`;
 * the compose `mlflow server` command (PostgreSQL backend, artifacts on s3://mlflow/);
@@ -58,6 +59,7 @@ class Stack:
     bucket: str
     api_key: str
     redis_prefix: str
+    databases: dict[str, str]  # compose database name -> the temporary database standing in for it here
     tmp: Path
     exits: ExitStack
 
@@ -109,6 +111,23 @@ def _init_databases(names: list[str]) -> None:
     env = os.environ | PG_ENV | {"POSTGRES_USER": "postgres", "FOOTBALL_INIT_DATABASES": " ".join(names)}
     result = subprocess.run(["bash", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def _admin_dsn(database: str) -> str:
+    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
+
+
+# Tables Feast's SQL registry creates (feast/infra/registry/sql.py); two of them are enough to recognise it.
+FEAST_REGISTRY_TABLES = ("feast_metadata", "feature_views")
+
+
+def _feast_registry_tables(database: str) -> set[str]:
+    """Which of Feast's SQL-registry tables exist in ``database`` (any schema)."""
+    with psycopg.connect(_admin_dsn(database)) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_name = ANY(%s)", (list(FEAST_REGISTRY_TABLES),)
+        )
+        return {row[0] for row in rows}
 
 
 @pytest.fixture
@@ -191,6 +210,7 @@ def stack(tmp_path: Path, temp_database_factory) -> Iterator[Stack]:
             bucket=bucket,
             api_key=api_key,
             redis_prefix=prefix,
+            databases=databases,
             tmp=tmp_path,
             exits=exits,
         )
@@ -206,11 +226,14 @@ def stack(tmp_path: Path, temp_database_factory) -> Iterator[Stack]:
         (tmp_path / "feast-apply.log").write_text(feast_apply.stdout + feast_apply.stderr)
         assert feast_apply.returncode == 0, f"feast-apply failed:\n{feast_apply.stderr[-6000:]}"
         assert "RUN_SUCCESS" in feast_apply.stderr + feast_apply.stdout
-        # ... into Feast's SQL registry in PostgreSQL (project = the Redis prefix), not a file in the container.
-        with psycopg.connect(ADMIN_DSN.rsplit("/", 1)[0] + "/" + databases["warehouse"]) as conn:
+        # ... into Feast's SQL registry in its own database, feast_registry (FEAST_REGISTRY_URL; project = the
+        # Redis prefix): not a file in the container, and not the warehouse database.
+        assert urlsplit(app_env["FEAST_REGISTRY_URL"]).path == "/" + databases["feast_registry"]
+        with psycopg.connect(_admin_dsn(databases["feast_registry"])) as conn:
             rows = conn.execute("SELECT feature_view_name FROM feature_views WHERE project_id = %s", (prefix,))
             views = {row[0] for row in rows}
         assert {"team_ratings", "team_form", "team_schedule"} <= views, views
+        assert not _feast_registry_tables(databases["warehouse"]), "Feast registry tables in the warehouse database"
         ls.wait_http(f"{stack.s3_endpoint}/moto-api/", moto, 60, tmp_path / "s3.log")
         s3 = stack.s3()
         s3.create_bucket(Bucket=bucket)
@@ -242,6 +265,7 @@ def test_prod_profile_end_to_end_with_compose_wiring(stack: Stack):
     changed = {k for k in original if stack.app_env[k] != original[k]}
     assert changed <= {
         "DATABASE_URL",
+        "FEAST_REGISTRY_URL",
         "REDIS_URL",
         "MLFLOW_TRACKING_URI",
         "MLFLOW_S3_ENDPOINT_URL",
@@ -289,6 +313,11 @@ def test_prod_profile_end_to_end_with_compose_wiring(stack: Stack):
     if version.get("model_id"):  # MLflow 3: the registered version points at a logged model
         assert any(version["model_id"] in k for k in model_files), (version["model_id"], model_files)
     assert not (Path(stack.app_env["FOOTBALL_STATE_DIR"]) / "mlartifacts").exists()
+    # The run's own feast_apply (Dagster resources built from settings) used the same registry database.
+    with psycopg.connect(_admin_dsn(stack.databases["feast_registry"])) as conn:
+        projects = {row[0] for row in conn.execute("SELECT project_id FROM projects")}
+    assert projects == {stack.redis_prefix}, projects
+    assert not _feast_registry_tables(stack.databases["warehouse"]), "Feast registry tables in the warehouse database"
     # Feast's online store is the Redis of REDIS_URL (its keys end with the project, i.e. the prefix).
     written = _redis_keys(stack.app_env["REDIS_URL"], stack.redis_prefix)
     assert any(not key.startswith(f"{stack.redis_prefix}:".encode()) for key in written), written[:5]

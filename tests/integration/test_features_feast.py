@@ -171,11 +171,13 @@ def test_no_leakage_through_feast(matches: pd.DataFrame, tmp_path: Path):
 
 @pytest.fixture
 def prod_feast(tmp_path: Path):
-    """A prod-profile FeastResource on a fresh PostgreSQL database and a per-test Redis project (key prefix)."""
+    """A prod-profile FeastResource on fresh PostgreSQL databases (warehouse and SQL registry apart, as in every
+    deployment) and a per-test Redis project (key prefix)."""
     url = create_pg_database("fp_feast")
+    registry_url = create_pg_database("fp_feast_registry")
     prefix = f"fp_test_{uuid.uuid4().hex[:8]}"
-    feast = FeastResource(profile="prod", state_dir=str(tmp_path), database_url=url, redis_url=REDIS_TEST_URL,
-                          redis_key_prefix=prefix)
+    feast = FeastResource(profile="prod", state_dir=str(tmp_path), database_url=url, registry_url=registry_url,
+                          redis_url=REDIS_TEST_URL, redis_key_prefix=prefix)
     try:
         yield feast, Warehouse(kind="postgres", url=url)
     finally:
@@ -186,6 +188,14 @@ def prod_feast(tmp_path: Path):
         if stale:
             client.delete(*stale)
         drop_pg_database(url)
+        drop_pg_database(registry_url)
+
+
+def _tables(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return {row[0] for row in conn.execute("SELECT table_name FROM information_schema.tables")}
 
 
 def test_prod_round_trip_postgres_redis(prod_feast, matches: pd.DataFrame):
@@ -200,6 +210,9 @@ def test_prod_round_trip_postgres_redis(prod_feast, matches: pd.DataFrame):
     store = feast.store()
     store.apply(list(feast.objects().values()))
     assert {fv.name for fv in store.list_feature_views()} >= {"team_ratings", "home_team_form", "away_team_schedule"}
+    # The SQL registry lives in its own database; the warehouse holds only the offline tables.
+    assert {"feast_metadata", "feature_views", "projects"} <= _tables(feast.registry_url)
+    assert not {"feast_metadata", "feature_views", "projects"} & _tables(pg.url)
     store.materialize(pd.Timestamp("2021-01-01", tz="UTC").to_pydatetime(),
                       pd.Timestamp("2024-12-31", tz="UTC").to_pydatetime())
 

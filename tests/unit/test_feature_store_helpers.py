@@ -16,7 +16,7 @@ def test_local_config_keeps_every_file_under_state_dir(tmp_path):
     cfg = fs.store_config("local", tmp_path)
     assert cfg["online_store"] == {"type": "sqlite", "path": str(tmp_path / "feast" / "online_store.db")}
     assert cfg["registry"]["path"] == str(tmp_path / "feast" / "registry.db")
-    assert cfg["offline_store"]["type"] == "file"
+    assert cfg["offline_store"]["type"] == "duckdb"
     assert fs.FeastPaths.for_state_dir(tmp_path).team_features.parent.parent == tmp_path / "feast"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from football_platform.lib.feature_store import store_config_for_settings
 from football_platform.lib.seasons import (
     all_seasons,
     current_season,
@@ -15,7 +16,7 @@ from football_platform.lib.seasons import (
     season_start_year,
     season_window,
 )
-from football_platform.settings import get_settings
+from football_platform.settings import Settings, get_settings
 
 
 def test_season_codes_cross_the_century():
@@ -73,3 +74,59 @@ def test_prod_profile_needs_a_database_url():
 def test_unknown_profile_is_refused():
     with pytest.raises(ValueError, match="FOOTBALL_ENV"):
         get_settings({"FOOTBALL_ENV": "staging"})
+
+
+def test_feast_registry_defaults_to_the_warehouse_database():
+    # A single-database setup: no FEAST_REGISTRY_URL, so the SQL registry shares DATABASE_URL's database.
+    url = "postgresql://u:pw@db:5432/warehouse"
+    settings = get_settings({"FOOTBALL_ENV": "prod", "DATABASE_URL": url})
+    assert settings.feast_registry_url == url
+    assert get_settings({"FOOTBALL_ENV": "prod", "DATABASE_URL": url, "FEAST_REGISTRY_URL": ""}).feast_registry_url == url
+    # Settings built by hand (tests, benchmarks) fall back the same way.
+    assert Settings(profile="prod", database_url=url).feast_registry_database_url == url
+
+
+def test_feast_registry_url_overrides_the_registry_database_only():
+    env = {
+        "FOOTBALL_ENV": "prod",
+        "DATABASE_URL": "postgresql://u:pw@db:5432/warehouse",
+        "FEAST_REGISTRY_URL": "postgresql://u:pw@db:5432/feast_registry?sslmode=require",
+        "REDIS_URL": "redis://cache:6379/0",
+    }
+    settings = get_settings(env)
+    assert settings.feast_registry_url == env["FEAST_REGISTRY_URL"]
+    assert settings.database_url == env["DATABASE_URL"]
+    config = store_config_for_settings(settings)
+    assert config["registry"]["path"] == "postgresql+psycopg://u:pw@db:5432/feast_registry?sslmode=require"
+    # The offline store (feature tables) stays in the warehouse.
+    assert config["offline_store"]["database"] == "warehouse"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("mysql://u:hunter2@db:3306/feast_registry", "postgresql://"),
+        ("db:5432/feast_registry", "postgresql://"),
+        ("postgresql://u:hunter2@db:port/feast_registry", "invalid port"),
+    ],
+)
+def test_bad_feast_registry_url_names_the_variable_not_the_password(value: str, message: str):
+    env = {"FOOTBALL_ENV": "prod", "DATABASE_URL": "postgresql://u@db:5432/warehouse", "FEAST_REGISTRY_URL": value}
+    with pytest.raises(ValueError, match="FEAST_REGISTRY_URL") as excinfo:
+        get_settings(env)
+    assert message in str(excinfo.value)
+    assert "hunter2" not in str(excinfo.value)
+
+
+def test_settings_repr_hides_connection_secrets():
+    settings = get_settings({
+        "FOOTBALL_ENV": "prod",
+        "DATABASE_URL": "postgresql://u:pw-warehouse@db:5432/warehouse",
+        "FEAST_REGISTRY_URL": "postgresql://u:pw-registry@db:5432/feast_registry",
+        "REDIS_URL": "redis://:pw-redis@cache:6379/0",
+        "FOOTBALL_API_KEYS": "key-one",
+    })
+    text = repr(settings)
+    assert "profile='prod'" in text
+    for secret in ("pw-warehouse", "pw-registry", "pw-redis", "key-one"):
+        assert secret not in text

@@ -18,6 +18,9 @@ class FeastResource(dg.ConfigurableResource):
     profile: str = "local"
     state_dir: str
     database_url: str | None = None
+    # prod: the SQL registry's own database (FEAST_REGISTRY_URL, database `feast_registry` in every deployment);
+    # None keeps the registry in the warehouse database of ``database_url``.
+    registry_url: str | None = None
     redis_url: str | None = None
     redis_key_prefix: str = "football"
     repo_path: str = str(FEATURE_REPO_DIR)
@@ -31,7 +34,8 @@ class FeastResource(dg.ConfigurableResource):
         return fs.project_name(self.redis_key_prefix)
 
     def config_dict(self) -> dict[str, Any]:
-        return fs.store_config(self.profile, self.state_dir, self.database_url, self.redis_url, self.redis_key_prefix)
+        return fs.store_config(self.profile, self.state_dir, self.database_url, self.redis_url, self.redis_key_prefix,
+                               self.registry_url)
 
     def store(self):
         """A FeatureStore (imports Feast, ~7 s the first time in a process)."""
@@ -50,6 +54,7 @@ def feast_resource(settings: Settings) -> FeastResource:
         profile=settings.profile,
         state_dir=str(settings.state_dir),
         database_url=settings.database_url if settings.is_prod else None,
+        registry_url=settings.feast_registry_database_url if settings.is_prod else None,
         redis_url=settings.redis_url if settings.is_prod else None,
         redis_key_prefix=settings.redis_key_prefix,
     )
