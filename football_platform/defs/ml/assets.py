@@ -1,12 +1,12 @@
 """ML assets: the trained challenger (with its checks) and the promotion gate to alias ``production``."""
 
 
-import base64
 from datetime import UTC, datetime
 
 import dagster as dg
 from pydantic import Field
 
+from football_platform.defs.metadata import image
 from football_platform.lib import registry
 from football_platform.lib.models import MODEL_NAMES
 from football_platform.resources import WarehouseResource
@@ -43,11 +43,6 @@ class TrainedModelConfig(dg.Config):
         return TrainingOptions(candidate=self.candidate, catboost_params=overrides,
                                comparison_models=tuple(self.comparison_models), eval_seasons=self.eval_seasons,
                                ece_bound=self.ece_bound, thread_count=self.thread_count)
-
-
-def _image_md(path) -> dg.MetadataValue:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return dg.MetadataValue.md(f"![reliability diagram](data:image/png;base64,{data})\n\n`{path}`")
 
 
 @dg.asset(
@@ -95,7 +90,7 @@ def trained_model(
                                                   else "no closing odds in the window"),
         "metrics_by_league": dg.MetadataValue.md(markdown(ev.per_league)),
         "feature_importance_top10": dg.MetadataValue.md(markdown(outcome.importance.head(10), digits=2)),
-        "reliability_diagram": _image_md(outcome.plot_path),
+        "reliability_diagram": image(outcome.plot_path, "reliability diagram"),
     }
     checks = [
         dg.AssetCheckResult(
