@@ -160,13 +160,17 @@ def _season_blocks_rps(frame: pd.DataFrame, seasons: list[str], make) -> float: 
     return float(np.sum(scores) / frame["season"].isin(seasons).sum())
 
 
-def run_tuning(args: argparse.Namespace) -> None:
-    clock = Clock()
-    leagues = args.leagues.split(",")
+def _tuning_matches(args: argparse.Namespace, clock: Clock) -> tuple[list[str], pd.DataFrame]:
+    """The tuning seasons and every match up to the last of them (never the evaluation seasons)."""
     tune = season_range(TUNE_SEASONS)
     last = season_start_year(tune[-1])
-    matches = clock("load", load_matches, leagues, None, args.root, not args.no_parser)
-    matches = matches[matches["season"].map(season_start_year) <= last].reset_index(drop=True)
+    matches = clock("load", load_matches, args.leagues.split(","), None, args.root, not args.no_parser)
+    return tune, matches[matches["season"].map(season_start_year) <= last].reset_index(drop=True)
+
+
+def run_tuning(args: argparse.Namespace) -> None:
+    clock = Clock()
+    tune, matches = _tuning_matches(args, clock)
     results: list[str] = []
 
     # 1. Elo: K, home-advantage learning rate, season regression; scored by Elo + ordered logit.
@@ -245,11 +249,7 @@ def run_fundamentals_tuning(args: argparse.Namespace) -> None:
     import json
 
     clock = Clock()
-    leagues = args.leagues.split(",")
-    tune = season_range(TUNE_SEASONS)
-    last = season_start_year(tune[-1])
-    matches = clock("load", load_matches, leagues, None, args.root, not args.no_parser)
-    matches = matches[matches["season"].map(season_start_year) <= last].reset_index(drop=True)
+    tune, matches = _tuning_matches(args, clock)
     features = clock("features", build_match_features, matches)
     frame = prepare_frame(matches, features, FeatureParams())
     dc = frame[["match_dc_p_home", "match_dc_p_draw", "match_dc_p_away"]].to_numpy(dtype=float)
