@@ -43,11 +43,13 @@ DIFF_VIEW = "match_diffs"
 SIDES = ("home", "away")
 UK_TZ = "Europe/London"
 DEFAULT_KICKOFF = "15:00"  # football-data has no kick-off times before 2019/20: the traditional Saturday slot
-# How far back a point-in-time join looks for a team's row. Every match has its own row at kick-off, so
-# training rows never need more; upcoming fixtures find the state row written after the last match (a
-# season plus its summer break). Online reads ignore it. A bound keeps the offline join from pairing each
-# match with a team's whole history (quadratic: 14 GB and half an hour on the full history without it).
-OFFLINE_LOOKBACK = timedelta(days=400)
+# How far back the local (DuckDB) point-in-time join looks for a team's row. Every match has its own row at
+# kick-off, so training rows never need more; upcoming fixtures find the state row written after the last match
+# (a season plus its summer break). Online reads ignore it. The bound keeps the join from pairing each match with
+# a team's whole history (quadratic: 14 GB and half an hour on the full history without it). Not in prod: Feast's
+# PostgreSQL template turns the bound into a range join PostgreSQL plans as a nested loop (a 3-season training
+# set went from seconds to over 10 minutes).
+LOCAL_OFFLINE_LOOKBACK = timedelta(days=400)
 
 # Side features of build_match_features (``home_<x>`` / ``away_<x>`` / ``diff_<x>``), in features.py's order.
 SIDE_COLUMNS: list[str] = [c[len("home_"):] for c in FUNDAMENTAL_FEATURES if c.startswith("home_")]
@@ -298,13 +300,14 @@ def build_feast_objects(profile: str, paths: FeastPaths | None = None) -> dict[s
     }
     objects: dict[str, Any] = dict(entities)
     views: dict[tuple[str, str], Any] = {}
+    lookback = LOCAL_OFFLINE_LOOKBACK if profile != "prod" else timedelta(0)  # 0: no bound
     for role in (ENTITY, "home_team", "away_team"):
         source = source_for(role)
         objects[source.name] = source
         for name, (floats, strings) in VIEW_FIELDS.items():
             view_name = name if role == ENTITY else _projection_name(role.split("_")[0], name)
             views[(role, name)] = FeatureView(
-                name=view_name, entities=[entities[role]], ttl=OFFLINE_LOOKBACK,
+                name=view_name, entities=[entities[role]], ttl=lookback,
                 schema=[Field(name=c, dtype=Float64) for c in floats] + [Field(name=c, dtype=String) for c in strings],
                 source=source, online=True, description=descriptions[name] + ("" if role == ENTITY else f" ({role})"),
                 tags={"owner": "team:ml", "row_kinds": "match,state", "role": role},

@@ -256,7 +256,7 @@ def build_training_set(store: "object", warehouse: "object") -> pd.DataFrame:
     entities = fs.entity_frame(features[KEY_COLUMNS].merge(fct[[*KEY_COLUMNS, "event_timestamp"]], on=KEY_COLUMNS,
                                                            how="inner", validate="one_to_one"))
     service = store.get_feature_service(fs.FEATURE_SERVICE)
-    # Chunks of entity rows bound DuckDB's memory on the full history (one call: 4.4 GB peak; see OFFLINE_LOOKBACK).
+    # Chunks of entity rows bound DuckDB's memory on the full history (one call: 4.4 GB peak; see LOCAL_OFFLINE_LOOKBACK).
     hist = pd.concat(
         [store.get_historical_features(entity_df=entities.iloc[start:start + TRAINING_CHUNK_ROWS], features=service,
                                        full_feature_names=True).to_df()
