@@ -128,3 +128,17 @@ def test_team_rows_long_form_and_state_rows():
     assert np.isnan(st["rest_days"].iloc[0])
     both = fs.team_feature_rows(long.reset_index(), st)
     assert list(both.columns) == fs.TEAM_ROW_COLUMNS and len(both) == 3
+
+
+def test_offline_lookback_bounds_the_local_join_only(tmp_path):
+    """DuckDB pushes the lookback into its join (fast); PostgreSQL's template would plan it as a nested loop."""
+    from datetime import timedelta
+
+    from feast import FeatureView
+
+    local = fs.build_feast_objects("local", fs.FeastPaths.for_state_dir(tmp_path))
+    prod = fs.build_feast_objects("prod", None)
+    local_ttls = {o.ttl for o in local.values() if isinstance(o, FeatureView)}
+    prod_ttls = {o.ttl for o in prod.values() if isinstance(o, FeatureView)}
+    assert local_ttls == {fs.LOCAL_OFFLINE_LOOKBACK} and timedelta(days=365) <= fs.LOCAL_OFFLINE_LOOKBACK
+    assert prod_ttls == {timedelta(0)}
