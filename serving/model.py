@@ -20,7 +20,8 @@ log = logging.getLogger("serving.model")
 
 
 class SingleThreadModel:
-    """CatBoost's native classifier pinned to one thread per worker (two workers share two cores)."""
+    """The loaded model (native CatBoost, or OffsetCatBoost for a baseline model) pinned to one thread per worker
+    (two workers share two cores)."""
 
     def __init__(self, model: Any):
         self.model = model
