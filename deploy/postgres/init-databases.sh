@@ -18,11 +18,15 @@ export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 databases="${FOOTBALL_INIT_DATABASES:-warehouse dagster mlflow feast_registry}"
 owner="${FOOTBALL_DB_OWNER:-${POSTGRES_USER:-postgres}}"
 
+# Every name is checked before any database is created: a bad list creates nothing.
 for db in $databases; do
     if [[ ! "$db" =~ ^[a-z_][a-z0-9_]*$ ]]; then
         echo "init-databases: refusing database name '$db' (lower-case letters, digits and _ only)" >&2
         exit 1
     fi
+done
+
+for db in $databases; do
     psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --dbname "${POSTGRES_DB:-postgres}" \
         --set=db="$db" --set=owner="$owner" <<'SQL'
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner')

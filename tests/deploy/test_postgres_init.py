@@ -67,3 +67,6 @@ def test_rejects_unsafe_database_names():
     result = run(["bash", str(SCRIPT)], env=env, timeout=60)
     assert result.returncode != 0
     assert "refusing database name" in result.stderr
+    # checked before anything is created: the good name in the same list was not created either
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = 'ok_name'").fetchone() is None
