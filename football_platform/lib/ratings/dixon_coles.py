@@ -28,6 +28,7 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -101,6 +102,36 @@ def block_start(date: pd.Timestamp, cadence: str) -> pd.Timestamp:
     raise ValueError(f"unknown refit cadence {cadence!r}; use 'day', 'week' or 'month'")
 
 
+class _FitArrays(NamedTuple):
+    hi: np.ndarray  # home team index per match
+    ai: np.ndarray  # away team index per match
+    x: np.ndarray  # home goals
+    y: np.ndarray  # away goals
+    w: np.ndarray  # match weights (time decay)
+    centre: np.ndarray  # (n_teams, 2) ridge centres for attack, defence
+    s: np.ndarray  # ridge strength per team
+    cells: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # masks of 0-0, 0-1, 1-0, 1-1 (tau's cells)
+
+
+def _fit_arrays(home_idx: np.ndarray, away_idx: np.ndarray, home_goals: np.ndarray, away_goals: np.ndarray,
+                weights: np.ndarray, n_teams: int, centre: np.ndarray | None, strength: np.ndarray | float
+                ) -> _FitArrays:
+    """The inputs of a fit as typed arrays, with the low-score cells the Dixon-Coles correction touches."""
+    x = np.asarray(home_goals, dtype=float)
+    y = np.asarray(away_goals, dtype=float)
+    cells = (((x == 0) & (y == 0)), ((x == 0) & (y == 1)), ((x == 1) & (y == 0)), ((x == 1) & (y == 1)))
+    return _FitArrays(
+        hi=np.asarray(home_idx, dtype=np.int64),
+        ai=np.asarray(away_idx, dtype=np.int64),
+        x=x,
+        y=y,
+        w=np.asarray(weights, dtype=float),
+        centre=np.zeros((n_teams, 2)) if centre is None else np.asarray(centre, dtype=float),
+        s=np.broadcast_to(np.asarray(strength, dtype=float), (n_teams,)),
+        cells=cells,
+    )
+
+
 def penalised_objective(
     home_idx: np.ndarray,
     away_idx: np.ndarray,
@@ -119,18 +150,10 @@ def penalised_objective(
     handful of matches, maybe all 0-0) finite.
     """
     c0, h0, lw = league_prior
-    hi = np.asarray(home_idx, dtype=np.int64)
-    ai = np.asarray(away_idx, dtype=np.int64)
-    x = np.asarray(home_goals, dtype=float)
-    y = np.asarray(away_goals, dtype=float)
-    w = np.asarray(weights, dtype=float)
     n = n_teams
-    centre = np.zeros((n, 2)) if centre is None else np.asarray(centre, dtype=float)
-    s = np.broadcast_to(np.asarray(strength, dtype=float), (n,))
-    m00 = (x == 0) & (y == 0)
-    m01 = (x == 0) & (y == 1)
-    m10 = (x == 1) & (y == 0)
-    m11 = (x == 1) & (y == 1)
+    hi, ai, x, y, w, centre, s, (m00, m01, m10, m11) = _fit_arrays(
+        home_idx, away_idx, home_goals, away_goals, weights, n_teams, centre, strength
+    )
     w00, w01, w10, w11 = w[m00], w[m01], w[m10], w[m11]
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -209,18 +232,10 @@ def fit_dixon_coles(
     objective = penalised_objective(
         home_idx, away_idx, home_goals, away_goals, weights, n_teams, centre, strength, league_prior
     )
-    hi = np.asarray(home_idx, dtype=np.int64)
-    ai = np.asarray(away_idx, dtype=np.int64)
-    x = np.asarray(home_goals, dtype=float)
-    y = np.asarray(away_goals, dtype=float)
-    w = np.asarray(weights, dtype=float)
     n = n_teams
-    centre = np.zeros((n, 2)) if centre is None else np.asarray(centre, dtype=float)
-    s = np.broadcast_to(np.asarray(strength, dtype=float), (n,))
-    m00 = (x == 0) & (y == 0)
-    m01 = (x == 0) & (y == 1)
-    m10 = (x == 1) & (y == 0)
-    m11 = (x == 1) & (y == 1)
+    hi, ai, x, y, w, centre, s, (m00, m01, m10, m11) = _fit_arrays(
+        home_idx, away_idx, home_goals, away_goals, weights, n_teams, centre, strength
+    )
     w00, w01, w10, w11 = w[m00], w[m01], w[m10], w[m11]
 
     if init is None:
