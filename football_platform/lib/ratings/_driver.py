@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from football_platform.lib.ratings._common import daily_groups
+from football_platform.lib.seasons import season_start_year
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,12 @@ class MatchRow:
     fthg: int
     ftag: int
     extra: dict[str, float]
+
+
+def starts_new_season(season_of: dict[str, str], div: str, season: str) -> bool:
+    """True for a league's first match of a season later than the one ``season_of`` holds for it."""
+    current = season_of.get(div)
+    return current is None or season_start_year(season) > season_start_year(current)
 
 
 class SequentialRater(Protocol):

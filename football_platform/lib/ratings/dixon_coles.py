@@ -36,8 +36,7 @@ from scipy import optimize
 from scipy.special import gammaln
 
 from football_platform.lib.ratings._common import TeamSets, newcomer_priors, prepare_matches, season_team_sets
-from football_platform.lib.ratings._driver import MatchRow, RatingResult, run_daily
-from football_platform.lib.seasons import season_start_year
+from football_platform.lib.ratings._driver import MatchRow, RatingResult, run_daily, starts_new_season
 
 _EPOCH = pd.Timestamp("1970-01-01")
 
@@ -393,9 +392,8 @@ class DixonColesRater:
     n_fits: int = 0
 
     def observe(self, div: str, season: str, date: pd.Timestamp) -> None:
-        current = self.season_of.get(div)
         block = block_start(date, self.params.refit)
-        if current is None or season_start_year(season) > season_start_year(current):
+        if starts_new_season(self.season_of, div, season):
             self.season_of[div] = season
             # Refit first so that the leavers' values include the end of last season.
             self.priors[div] = {}

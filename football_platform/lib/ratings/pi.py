@@ -36,8 +36,7 @@ import numpy as np
 import pandas as pd
 
 from football_platform.lib.ratings._common import TeamSets, newcomer_priors, prepare_matches, season_team_sets
-from football_platform.lib.ratings._driver import MatchRow, RatingResult, run_daily
-from football_platform.lib.seasons import season_start_year
+from football_platform.lib.ratings._driver import MatchRow, RatingResult, run_daily, starts_new_season
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,7 @@ class PiRater:
     last_in_league: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     def observe(self, div: str, season: str, date: pd.Timestamp) -> None:
-        current = self.season_of.get(div)
-        if current is None or season_start_year(season) > season_start_year(current):
+        if starts_new_season(self.season_of, div, season):
             self.start_season(div, season)
 
     def start_season(self, div: str, season: str) -> None:
