@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from football_platform.defs.features.assets import FCT_MATCHES, STG_FIXTURES
+from football_platform.defs.metadata import table_preview
 from football_platform.defs.serving.resources import ServingResource
 from football_platform.lib import feature_store as fs
 from football_platform.lib.predictions import fixture_odds, predict_fixtures, score_predictions, upcoming_fixtures
@@ -92,8 +93,8 @@ def batch_predictions(context: dg.AssetExecutionContext, config: BatchPrediction
         "fixtures": len(upcoming), "predicted": len(predictions), "skipped": len(skipped),
         "model_version": version, "features_timestamp": features_ts.isoformat(),
         "cache": "redis" if client is not None else "warehouse",
-        "preview": dg.MetadataValue.md(predictions.head(10)[["match_date", "div", "home_team", "away_team", "p_home",
-                                                             "p_draw", "p_away"]].to_markdown(index=False)),
+        "preview": table_preview(predictions[["match_date", "div", "home_team", "away_team", "p_home", "p_draw",
+                                              "p_away"]]),
     })
 
 
