@@ -27,6 +27,7 @@ the ``batch_predictions`` asset, see ``serving.publish``), else ``analytics.pred
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -231,7 +232,9 @@ class AsyncHashReader:
     def close(self) -> None:
         proto, self._proto = self._proto, None
         if proto is not None and proto.transport is not None:
-            proto.transport.close()
+            # RuntimeError: its event loop is closed already (a finished test client): nothing left to close.
+            with contextlib.suppress(RuntimeError):
+                proto.transport.close()
 
     async def hmget_many(self, keys: list[bytes]) -> list[list[bytes | None]]:
         try:
