@@ -256,3 +256,21 @@ def test_caches_never_serve_rows_older_than_the_last_materialisation(env, tmp_pa
                 c.__exit__(None, None, None)
     finally:
         clean_redis(with_prefix(env, prefix).settings)
+
+
+def test_redis_reader_reconnects_after_losing_its_connection(env):
+    """The event-loop Redis reader of /predict: when Redis drops its connection, requests answer 503 at worst and the
+    reader opens a new connection by itself."""
+    from serving.features import redis_client
+
+    reader = OnlineFeatureReader(env.project, redis_url=REDIS_TEST_URL, warehouse=env.warehouse)
+    body = {"home_team": "Arsenal", "away_team": "Chelsea"}
+    with TestClient(create_app(env.settings, replace(FAST, predict_cache_size=0), feature_reader=reader)) as c:
+        first = c.post("/predict", json=body, headers=H)
+        assert first.status_code == 200
+        host, port = reader._async._proto.transport.get_extra_info("sockname")[:2]
+        assert redis_client(REDIS_TEST_URL).client_kill(f"{host}:{port}")  # this connection only
+        statuses = [c.post("/predict", json=body, headers=H).status_code for _ in range(3)]
+        assert set(statuses) <= {200, 503} and statuses[-1] == 200, statuses
+        assert c.post("/predict", json=body, headers=H).json() == first.json()
+        assert reader._async._proto.transport.get_extra_info("sockname")[1] != port
