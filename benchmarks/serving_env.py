@@ -2,11 +2,13 @@
 
 ``build_env(base, redis_url)`` ingests four seasons of E0 and the 2026-01-30 fixtures snapshot into a
 warehouse (DuckDB, or PostgreSQL with ``database_url``), writes ``analytics.team_state`` as the ``team_state``
-asset does, registers a tiny CatBoost as ``models:/football-match-outcome@production`` in a SQLite MLflow, and
+asset does, registers a CatBoost as ``models:/football-match-outcome@production`` in a SQLite MLflow (a tiny one
+for the tests; ``model="production"``: the pipeline's own candidate, ``train_production``), and
 fills Feast's online stores with Feast itself (``apply`` + ``materialize``): the SQLite store of the local profile
 and, given ``redis_url``, the Redis store of the prod profile (project = the key prefix), so the API reads
 exactly what Feast wrote. ``publish_batch(env)`` does what the ``batch_predictions`` asset does, without Dagster or
 dbt (E0's source names are its canonical names). Idempotent per directory: several test modules share the work.
+``leagues`` widens the data to more divisions (the benchmark uses all six: thousands of distinct pairings).
 """
 
 from __future__ import annotations
@@ -59,6 +61,24 @@ def train_tiny(warehouse: Warehouse, iterations: int = 30, seed: int = 0):
     model = CatBoostClassifier(loss_function="MultiClass", iterations=iterations, depth=3, random_seed=seed,
                                cat_features=["div"], verbose=False, allow_writing_files=False, thread_count=1)
     return model.fit(x, y.to_numpy())
+
+
+def train_production(warehouse: Warehouse, tracking_uri: str, artifacts: Path, leagues: tuple[str, ...]) -> str:
+    """The model the pipeline trains and promotes, on this warehouse's matches: ``trained_model``'s default
+    candidate (``catboost_market_aware``: same hyperparameters, feature set and market baseline), fitted on the
+    ``analytics.training_set`` layout, logged and registered through the project's registry helpers (so it loads
+    as :class:`OffsetCatBoost`, exactly as production does) and aliased ``production``."""
+    from football_platform.defs.ml.data import load_matches, training_frame
+    from football_platform.lib import registry
+    from football_platform.lib.models import make_model
+
+    matches = load_matches(warehouse, list(leagues))
+    frame = training_frame(matches, build_match_features(matches))
+    model = make_model("catboost_market_aware", thread_count=2).fit(frame)
+    target = registry.MlflowTarget(tracking_uri=tracking_uri, artifact_location=artifacts.as_uri())
+    logged = registry.log_catboost_run(target, model.predictor_, frame[model.features], params={"candidate": model.name},
+                                       metrics={}, tags={"purpose": "serving benchmark"})
+    return registry.register(target, logged, alias=registry.PRODUCTION)
 
 
 def register(tracking_uri: str, model: Any, artifacts: Path, alias: str = "production") -> str:
@@ -120,9 +140,12 @@ def _state_as_of(matches: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(pd.to_datetime(matches["match_date"]).max()).normalize() + pd.Timedelta(days=1)
 
 
-def build_env(base: Path, redis_url: str | None, database_url: str | None = None, prefix: str | None = None
-              ) -> ServingEnv:
-    """See the module docstring. ``database_url`` puts the warehouse on PostgreSQL (the prod profile's)."""
+def build_env(base: Path, redis_url: str | None, database_url: str | None = None, prefix: str | None = None,
+              leagues: tuple[str, ...] = ("E0",), model: str = "tiny") -> ServingEnv:
+    """See the module docstring. ``database_url`` puts the warehouse on PostgreSQL (the prod profile's);
+    ``model``: ``tiny`` (tests) or ``production`` (:func:`train_production`)."""
+    if model not in ("tiny", "production"):
+        raise ValueError(f"model must be 'tiny' or 'production', not {model!r}")
     from football_platform.lib.predictions import upcoming_fixtures
 
     base.mkdir(parents=True, exist_ok=True)
@@ -135,20 +158,23 @@ def build_env(base: Path, redis_url: str | None, database_url: str | None = None
     prefix = prefix or (ready.read_text().strip() if ready.exists() else f"fp_test_{uuid.uuid4().hex[:8]}")
     settings = Settings(profile="prod" if database_url else "local", warehouse_path=base / "warehouse.duckdb",
                         database_url=database_url, state_dir=base, mlflow_tracking_uri=tracking_uri,
-                        redis_url=redis_url, redis_key_prefix=prefix, api_keys=(API_KEY,), leagues=("E0",))
+                        redis_url=redis_url, redis_key_prefix=prefix, api_keys=(API_KEY,), leagues=tuple(leagues))
     env = ServingEnv(base, warehouse, tracking_uri, settings)
     if ready.exists():
         return env
-    ingest_many(warehouse, DirectorySource(FOOTBALL_DATA), [(s, "E0") for s in SEASONS])
+    ingest_many(warehouse, DirectorySource(FOOTBALL_DATA), [(s, d) for s in SEASONS for d in leagues])
     snap = FOOTBALL_DATA / "fixtures" / SNAPSHOT / "fixtures.csv"
     load_fixtures(warehouse, SourceFile(f"fixtures/{SNAPSHOT}/fixtures.csv", snap.read_bytes(),
-                                        snapshot_date=pd.Timestamp(SNAPSHOT).date()), ["E0"])
+                                        snapshot_date=pd.Timestamp(SNAPSHOT).date()), list(leagues))
     matches = warehouse.query_df("SELECT * FROM raw.matches ORDER BY match_date, home_team")
     upcoming = upcoming_fixtures(warehouse.query_df("SELECT * FROM raw.fixtures"), matches)
     states = team_state_after(matches, upcoming[["div", "season", "match_date", "home_team", "away_team"]])
     fs.replace_table(warehouse, "analytics.team_state", fs.state_rows(states, _state_as_of(matches)))
     materialize_online(base, matches, states, _state_as_of(matches), env.project, redis_url)
-    register(tracking_uri, train_tiny(warehouse), base / "artifacts")
+    if model == "production":
+        train_production(warehouse, tracking_uri, base / "artifacts", tuple(leagues))
+    else:
+        register(tracking_uri, train_tiny(warehouse), base / "artifacts")
     ready.write_text(prefix)
     return env
 

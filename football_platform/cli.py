@@ -205,6 +205,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cors_origins=tuple(o.strip() for o in (args.cors_origins or "").split(",") if o.strip()),
         model_poll_seconds=args.model_poll_seconds,
         access_log=not args.no_access_log,
+        predict_cache_size=args.predict_cache,
     )
     return run(get_settings(), options, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
 
@@ -237,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--cors-origins", help="comma-separated allowed origins (default: CORS off)")
     serve.add_argument("--model-poll-seconds", type=float, default=30.0, help="how often to look for a new production model")
     serve.add_argument("--no-access-log", action="store_true", help="no JSON line per request")
+    serve.add_argument("--predict-cache", type=int, default=16384,
+                       help="POST /predict answers kept per pair of online rows as read (0: off)")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
 

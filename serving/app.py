@@ -3,12 +3,13 @@
 ``create_app(settings)`` wires the parts; every part can be handed in (tests pass their own). The request
 path touches only memory, Feast's online store (one round trip for both teams) and the in-process CatBoost
 model: the warehouse is read in the background through brief read-only connections, never held open.
+``POST /predict`` is answered by ``serving.predict`` (a pure-ASGI fast path in front of the FastAPI route, which
+keeps every error answer and the schema); docs/serving-performance.md has where its time goes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import gc
 import json
 import logging
@@ -25,18 +26,20 @@ import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from starlette.middleware import Middleware
 
 from football_platform.lib.feature_store import FEATURE_SERVICE
-from football_platform.lib.predictions import model_input, probabilities
-from football_platform.lib.seasons import current_season
 from football_platform.lib.warehouse import Warehouse
 from football_platform.settings import Settings
 from serving.auth import KeyStore, Principal, RateLimiter
 from serving.features import FeaturesUnavailable, OnlineFeatureReader, PredictionStore
 from serving.metrics import Metrics
 from serving.model import ModelHolder
+from serving.predict import PATH as PREDICT_PATH
+from serving.predict import PredictFastPath, Predictor
 
 log = logging.getLogger("serving.api")
 
@@ -52,6 +55,9 @@ class ServingOptions:
     cache_refresh_seconds: float = 15.0
     key_refresh_seconds: float = 60.0
     access_log: bool = True
+    # POST /predict: probabilities kept per (both teams' online rows as read, kickoff, league) for the serving
+    # model; 0 disables. Keyed by the rows' content, so never older than the store (serving/predict.py).
+    predict_cache_size: int = 16384
 
 
 # ---------------------------------------------------------------- logging
@@ -189,6 +195,7 @@ class RequestContextMiddleware:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # labelled metrics, looked up once
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -217,20 +224,21 @@ class RequestContextMiddleware:
             # The template (/predictions/{match_id}), never the raw path: bounded label values.
             route_label = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
-            self.metrics.requests.labels(route_label, scope["method"], str(status["code"])).inc()
-            self.metrics.duration.labels(route_label).observe(elapsed)
+            labels = (route_label, scope["method"], status["code"])
+            children = self._children.get(labels)
+            if children is None:
+                children = (self.metrics.requests.labels(route_label, scope["method"], str(status["code"])),
+                            self.metrics.duration.labels(route_label))
+                if len(self._children) < 1024:
+                    self._children[labels] = children
+            children[0].inc()
+            children[1].observe(elapsed)
             if self.access_log:
                 log.info("request", extra={"request_id": request_id, "method": scope["method"], "route": route_label,
                                            "status": status["code"], "duration_ms": round(elapsed * 1000, 3)})
 
 
 # ---------------------------------------------------------------- the app
-
-
-def _close_names(name: str, known: list[str]) -> list[str]:
-    by_lower = {k.lower(): k for k in known}
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=5, cutoff=0.5)
-    return [by_lower[c] for c in close]
 
 
 class _Refresher:
@@ -275,7 +283,8 @@ def create_app(
     metrics = metrics or Metrics()
     holder = model_holder or ModelHolder(settings.mlflow_tracking_uri, poll_seconds=options.model_poll_seconds)
     reader = feature_reader or OnlineFeatureReader.for_settings(settings, warehouse,
-                                                                refresh_seconds=options.cache_refresh_seconds)
+                                                                refresh_seconds=options.cache_refresh_seconds,
+                                                                cache_teams=options.predict_cache_size > 0)
     store = prediction_store or PredictionStore(settings.redis_url, settings.redis_key_prefix, warehouse,
                                                 refresh_seconds=options.cache_refresh_seconds)
     keys = key_store or KeyStore(settings.api_keys, warehouse, refresh_seconds=options.key_refresh_seconds)
@@ -285,6 +294,7 @@ def create_app(
     started_at = time.time()
     pages: dict[tuple, Any] = {}  # rendered GET /predictions answers (body, count) of the current batch
     holder.on_swap.append(lambda loaded: metrics.set_model(loaded.name, loaded.version))
+    predictor = Predictor(settings, holder, reader, metrics, cache_size=options.predict_cache_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -353,9 +363,6 @@ def create_app(
 
     # -------------------------------------------------------- predictions
 
-    def _json(body: Any) -> Response:
-        return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
-
     def _page(key: tuple, render: Any) -> tuple[Response, int]:
         """A rendered answer of the current batch and its number of predictions; ``render()`` gives
         ``(body, count)``. The cache is dropped whenever the batch changes."""
@@ -417,38 +424,9 @@ def create_app(
                          422: {"model": ErrorBody, "description": "invalid body, or a league the store does not know"},
                          503: {"model": ErrorBody, "description": "no model loaded or online store down"}})
     async def predict(body: PredictRequest, _: Principal = reader_dep) -> Any:
-        loaded = holder.current
-        if loaded is None:
-            raise HTTPException(503, f"no model loaded: {holder.last_error or 'registry not checked yet'}")
-        if body.league and reader.leagues() and body.league not in reader.leagues():
-            raise HTTPException(422, f"unknown league {body.league!r}; known: {sorted(reader.leagues())}")
-        # Both teams' online rows in one round trip, in a worker thread (a slow store never stalls the event loop);
-        # FeaturesUnavailable -> 503. The feature and model work below is CPU only and stays on the loop: threads
-        # contending for the GIL cost more than they save.
-        home, away = await anyio.to_thread.run_sync(reader.pair, body.home_team, body.away_team)
-        for name, row in ((body.home_team, home), (body.away_team, away)):
-            if row is None:
-                metrics.feature_misses.inc()
-                close = _close_names(name, list(reader.teams()))
-                raise HTTPException(404, {"message": f"unknown team {name!r}: no online features", "closest": close})
-        div = body.league or str(home.state["div"])
-        if body.kickoff is not None:
-            kickoff = pd.Timestamp(body.kickoff)
-        elif settings.as_of:
-            kickoff = pd.Timestamp(settings.as_of).normalize()
-        else:
-            last = [d for d in (home.state["recent_date_1"], away.state["recent_date_1"]) if not pd.isna(d)]
-            kickoff = (max(last) if last else pd.Timestamp("2000-01-01")) + pd.Timedelta(days=1)
-        season = current_season(kickoff.date())
-        row, p_over = model_input(home.state, away.state, kickoff, loaded.model.feature_names_, div=div,
-                                  season=season)
-        p = [float(x) for x in probabilities(loaded.model, [row], loaded.order)[0]]
-        metrics.predictions_served.labels("/predict").inc()
-        return _json({"home_team": body.home_team, "away_team": body.away_team, "league": div, "season": season,
-                      "kickoff": kickoff.date().isoformat(), "p_home": p[0], "p_draw": p[1], "p_away": p[2],
-                      "p_over25": p_over, "p_under25": None if p_over is None else 1.0 - p_over,
-                      "model": {"name": loaded.name, "version": loaded.version},
-                      "features_timestamp": min(home.timestamp, away.timestamp).isoformat()})
+        # Plainly valid requests never get here: PredictFastPath answers them with the same Predictor.
+        return Response(await predictor.predict(body.home_team, body.away_team, body.league, body.kickoff),
+                        media_type="application/json")
 
     @app.get("/teams", response_model=TeamList, responses=ERRORS, tags=["reference"])
     def teams(league: str | None = Query(None, max_length=8, examples=["E0"]), _: Principal = reader_dep) -> Any:
@@ -555,6 +533,10 @@ def create_app(
                 "rolling_performance": store.performance,
                 "uptime_seconds": round(time.time() - started_at, 1)}
 
+    # Innermost (inside CORS and the request middleware, which thus see every /predict request).
+    route = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == PREDICT_PATH)
+    app.user_middleware.append(Middleware(PredictFastPath, predictor=predictor, keys=keys, limiter=limiter,
+                                          route=route))
     return app
 
 

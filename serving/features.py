@@ -6,8 +6,14 @@ API never imports Feast (seconds of import, a heavy request path):
 * prod, Redis: one hash per team keyed by Feast's serialized entity key + project name, one field per feature
   (murmur3 of ``view:field``) holding a protobuf ``Value``, plus ``_ts:<view>``. Both teams' rows of the three
   team views (``team_ratings``, ``team_form``, ``team_schedule``) come back in ONE pipelined ``HMGET`` pair.
+  The API reads them on its event loop (:meth:`OnlineFeatureReader.apair`) through :class:`AsyncHashReader`: the
+  two commands are encoded once per team and written as one packet, hiredis parses the answers; no thread hop
+  and no per-request client machinery. Every request reads Redis: nothing is cached across requests except
+  decodings keyed by the bytes read (a new materialisation writes new bytes, so it is always seen).
 * local, SQLite: Feast's file ``<state_dir>/feast/online_store.db``, one table per view (``<project>_<view>``);
-  both teams' rows of the three views in ONE ``UNION ALL`` query.
+  both teams' rows of the three views in ONE ``UNION ALL`` query. With ``cache_teams`` the parsed rows are kept
+  per connection and dropped as soon as ``PRAGMA data_version`` moves, which SQLite guarantees on every commit
+  by another connection: Feast's materialisation (the store's write) invalidates them.
 
 The rows are those the ``feast_online_materialization`` asset wrote from ``analytics.team_state``;
 ``football_platform.lib.feature_store.state_from_online`` turns one into the state ``features_from_states``
@@ -20,14 +26,17 @@ the ``batch_predictions`` asset, see ``serving.publish``), else ``analytics.pred
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import itertools
 import json
 import logging
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +70,20 @@ def _warehouse_table(warehouse: Any, table: str) -> bool:
     return warehouse is not None and warehouse.table_exists(schema, name, read_only=True)
 
 
-@dataclass(frozen=True)
+_SERIALS = itertools.count(1)
+
+
+@dataclass(frozen=True, eq=False)
 class OnlineTeam:
-    """One team's online row: the state for ``features_from_states`` and the row's event timestamp."""
+    """One team's online row: the state for ``features_from_states`` and the row's event timestamp.
+
+    ``serial`` is unique per decoding: the same bytes read again give the same object (the reader's decode cache),
+    new bytes (a new materialisation) a new serial, so caches keyed by serials can never serve an older row."""
 
     team: str
     state: dict[str, Any]
     timestamp: dt.datetime  # oldest of the three views' event timestamps (UTC)
+    serial: int = field(default_factory=lambda: next(_SERIALS))
 
 
 def parse_online_values(team: str, values: list[Any], timestamps: list[float | None]) -> OnlineTeam | None:
@@ -88,11 +104,166 @@ def _sqlite_epoch(value: Any) -> float | None:
     return pd.Timestamp(value).tz_localize("UTC").timestamp()
 
 
+class _HashProtocol(asyncio.Protocol):
+    """One Redis connection: commands pipelined, answers matched to waiters in order (Redis answers in order)."""
+
+    def __init__(self) -> None:
+        import hiredis
+
+        self.parser = hiredis.Reader()
+        self.waiters: deque[tuple[asyncio.Future, int, list]] = deque()
+        self.transport: asyncio.Transport | None = None
+        self.lost: BaseException | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed(data)
+        while self.waiters:
+            reply = self.parser.gets()
+            if reply is False:
+                return
+            future, expected, replies = self.waiters[0]
+            replies.append(reply)
+            if len(replies) == expected:
+                self.waiters.popleft()
+                if not future.done():  # a timed-out waiter's answers are consumed all the same
+                    future.set_result(replies)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.lost = exc or ConnectionResetError("connection closed")
+        while self.waiters:
+            future = self.waiters.popleft()[0]
+            if not future.done():
+                future.set_exception(ConnectionResetError(str(self.lost)))
+
+    def request(self, payload: bytes, expected: int) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self.waiters.append((future, expected, []))
+        self.transport.write(payload)
+        return future
+
+
+def _command(*parts: bytes | str) -> bytes:
+    """RESP encoding of one command."""
+    out = [b"*%d\r\n" % len(parts)]
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class AsyncHashReader:
+    """``HMGET``s of several hashes in one round trip on the running event loop, over one pipelined connection
+    opened with the same settings (host, port, db, credentials, TLS) as the given redis-py client.
+
+    Lighter than redis-py's asyncio client by an order of magnitude on this path (measured: ~190-290 us of CPU per
+    two-command pipeline there). Any failure or a reply slower than ``timeout`` closes the connection (the next call
+    opens a new one) and raises :class:`FeaturesUnavailable`."""
+
+    def __init__(self, client: Any, fields: list[bytes], timeout: float = REDIS_TIMEOUT_SECONDS):
+        self.client = client
+        self.timeout = timeout
+        self._fields_tail = b"".join(b"$%d\r\n%s\r\n" % (len(f), f) for f in fields)
+        self._n_fields = len(fields)
+        self._commands: OrderedDict[bytes, bytes] = OrderedDict()
+        self._proto: _HashProtocol | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connecting: asyncio.Future | None = None
+
+    def hmget_command(self, key: bytes) -> bytes:
+        command = self._commands.get(key)
+        if command is None:
+            command = b"*%d\r\n$5\r\nHMGET\r\n$%d\r\n%s\r\n" % (self._n_fields + 2, len(key), key) + self._fields_tail
+            self._commands[key] = command
+            if len(self._commands) > 8192:
+                self._commands.popitem(last=False)
+        return command
+
+    async def _open(self) -> _HashProtocol:
+        import ssl
+
+        from redis.connection import SSLConnection, UnixDomainSocketConnection
+
+        pool = self.client.connection_pool
+        kw = pool.connection_kwargs
+        loop = asyncio.get_running_loop()
+        if issubclass(pool.connection_class, UnixDomainSocketConnection):
+            connect = loop.create_unix_connection(_HashProtocol, kw["path"])
+        else:
+            context = None
+            if issubclass(pool.connection_class, SSLConnection):
+                context = ssl.create_default_context(cafile=kw.get("ssl_ca_certs"))
+                if kw.get("ssl_cert_reqs") in ("none", ssl.CERT_NONE):
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+            connect = loop.create_connection(_HashProtocol, kw.get("host", "localhost"), kw.get("port", 6379),
+                                             ssl=context)
+        _, proto = await asyncio.wait_for(connect, self.timeout)
+        setup = []
+        if kw.get("password"):
+            setup.append(_command("AUTH", *([kw["username"]] if kw.get("username") else []), kw["password"]))
+        if kw.get("db"):
+            setup.append(_command("SELECT", str(kw["db"])))
+        if setup:
+            for reply in await asyncio.wait_for(proto.request(b"".join(setup), len(setup)), self.timeout):
+                if isinstance(reply, Exception):
+                    proto.transport.close()
+                    raise ConnectionError(f"Redis refused the connection setup: {reply}")
+        return proto
+
+    async def _connection(self) -> _HashProtocol:
+        loop = asyncio.get_running_loop()
+        proto = self._proto
+        if proto is not None and proto.lost is None and self._loop is loop:
+            return proto
+        if self._connecting is not None and self._loop is loop:
+            return await asyncio.shield(self._connecting)
+        self._loop = loop
+        self._proto = None
+        self._connecting = loop.create_task(self._open())
+        try:
+            self._proto = await asyncio.shield(self._connecting)
+        finally:
+            self._connecting = None
+        return self._proto
+
+    def close(self) -> None:
+        proto, self._proto = self._proto, None
+        if proto is not None and proto.transport is not None:
+            # RuntimeError: its event loop is closed already (a finished test client): nothing left to close.
+            with contextlib.suppress(RuntimeError):
+                proto.transport.close()
+
+    async def hmget_many(self, keys: list[bytes]) -> list[list[bytes | None]]:
+        try:
+            proto = await self._connection()
+            future = proto.request(b"".join(self.hmget_command(k) for k in keys), len(keys))
+            handle = asyncio.get_running_loop().call_later(self.timeout, _expire, future)
+            try:
+                replies = await future
+            finally:
+                handle.cancel()
+        except (OSError, ConnectionError, TimeoutError) as exc:
+            self.close()
+            raise FeaturesUnavailable(f"online feature store (Redis) unreachable: {type(exc).__name__}") from exc
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise FeaturesUnavailable(f"online feature store (Redis) error: {reply}")
+        return replies
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError("no answer in time"))
+
+
 class OnlineFeatureReader:
     """Both teams' rows of the team views from Feast's online store (Redis or SQLite) in one round trip."""
 
     def __init__(self, project: str, *, redis_url: str | None = None, sqlite_path: Path | str | None = None,
-                 warehouse: Any = None, refresh_seconds: float = 30.0):
+                 warehouse: Any = None, refresh_seconds: float = 30.0, cache_teams: bool = True):
         if (redis_url is None) == (sqlite_path is None):
             raise ValueError("give exactly one online store: redis_url (prod) or sqlite_path (local)")
         self.project = project
@@ -112,17 +283,20 @@ class OnlineFeatureReader:
             f"SELECT {i} AS v, entity_key, feature_name, value, event_ts FROM "
             f"\"{fs.sqlite_table(project, view)}\" WHERE entity_key IN (?, ?)" for i, view in enumerate(_VIEWS))
         self.last_error: str | None = None
+        self.cache_teams = cache_teams  # SQLite: parsed rows kept until the file's data_version moves
+        self._async: AsyncHashReader | None = None
 
     @classmethod
-    def for_settings(cls, settings: Any, warehouse: Any = None, refresh_seconds: float = 30.0) -> OnlineFeatureReader:
+    def for_settings(cls, settings: Any, warehouse: Any = None, refresh_seconds: float = 30.0,
+                     cache_teams: bool = True) -> OnlineFeatureReader:
         """The profile's online store, from the same config Feast gets (``store_config_for_settings``)."""
         config = fs.store_config_for_settings(settings)
         online = config["online_store"]
         if online["type"] == "redis":
             return cls(config["project"], redis_url=settings.redis_url, warehouse=warehouse,
-                       refresh_seconds=refresh_seconds)
+                       refresh_seconds=refresh_seconds, cache_teams=cache_teams)
         return cls(config["project"], sqlite_path=online["path"], warehouse=warehouse,
-                   refresh_seconds=refresh_seconds)
+                   refresh_seconds=refresh_seconds, cache_teams=cache_teams)
 
     @property
     def backend(self) -> str:
@@ -181,6 +355,7 @@ class OnlineFeatureReader:
             conn = sqlite3.connect(f"{self.sqlite_path.resolve().as_uri()}?mode=ro", uri=True,
                                    timeout=SQLITE_TIMEOUT_SECONDS, check_same_thread=True)
             self._local.conn = conn
+            self._local.teams = None  # data_version counts per connection: a new one starts a new cache
         return conn
 
     def _sqlite_raw(self, home: str, away: str) -> list[tuple]:
@@ -226,8 +401,47 @@ class OnlineFeatureReader:
 
     def pair(self, home: str, away: str) -> tuple[OnlineTeam | None, OnlineTeam | None]:
         """Both teams' online rows in one round trip; ``None`` for a team the online store does not hold."""
-        raw = self._redis_raw(home, away) if self.redis is not None else self._sqlite_raw(home, away)
+        if self.redis is None:
+            return self._sqlite_pair(home, away)
+        raw = self._redis_raw(home, away)
         return self._parse(home, raw[0]), self._parse(away, raw[1])
+
+    async def apair(self, home: str, away: str) -> tuple[OnlineTeam | None, OnlineTeam | None]:
+        """:meth:`pair` for the event loop. Redis: one pipelined round trip without leaving the loop. SQLite (a local
+        file): the query runs on the loop too, and with ``cache_teams`` only after a commit to the file."""
+        if self.redis is None:
+            return self._sqlite_pair(home, away)
+        reader = self._async
+        if reader is None or reader.client is not self.redis:  # first use, or the client was replaced
+            if reader is not None:
+                reader.close()
+            reader = self._async = AsyncHashReader(self.redis, self._fields)
+        raw = await reader.hmget_many([fs.redis_entity_key(self.project, home), fs.redis_entity_key(self.project, away)])
+        return self._parse(home, tuple(raw[0])), self._parse(away, tuple(raw[1]))
+
+    def _sqlite_pair(self, home: str, away: str) -> tuple[OnlineTeam | None, OnlineTeam | None]:
+        if not self.cache_teams:
+            raw = self._sqlite_raw(home, away)
+            return self._parse(home, raw[0]), self._parse(away, raw[1])
+        local = self._local
+        try:
+            version = self._sqlite().execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            self._local.conn = None
+            raise FeaturesUnavailable(f"online feature store (SQLite) unreadable: {type(exc).__name__}: {exc}") \
+                from exc
+        teams = getattr(local, "teams", None)
+        if teams is None or local.version != version:  # another connection committed: a materialisation
+            teams = local.teams = {}
+            local.version = version
+        if home in teams and away in teams:
+            return teams[home], teams[away]
+        raw = self._sqlite_raw(home, away)
+        pair = self._parse(home, raw[0]), self._parse(away, raw[1])
+        if len(teams) > 4096:
+            teams.clear()
+        teams[home], teams[away] = pair
+        return pair
 
     def ping(self) -> tuple[bool, str]:
         """Whether the online store answers (Redis PING, or a query on the SQLite file)."""

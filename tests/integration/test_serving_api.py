@@ -199,6 +199,7 @@ def test_hot_swap_without_failed_requests(env, tmp_path):
     opts = replace(FAST, model_poll_seconds=0.5)
     statuses: list[int] = []
     versions: set[str] = set()
+    p_home: dict[str, set[float]] = {}  # by model version: the predict cache must not outlive the swap
     stop = threading.Event()
     with TestClient(redis_app(env, opts, settings)) as c:
         def hammer() -> None:
@@ -207,6 +208,7 @@ def test_hot_swap_without_failed_requests(env, tmp_path):
                 statuses.append(r.status_code)
                 if r.status_code == 200:
                     versions.add(r.json()["model"]["version"])
+                    p_home.setdefault(r.json()["model"]["version"], set()).add(r.json()["p_home"])
 
         worker = threading.Thread(target=hammer)
         worker.start()
@@ -221,6 +223,7 @@ def test_hot_swap_without_failed_requests(env, tmp_path):
         assert c.get("/models/production", headers=H).json()["version"] == new == "2"
     assert statuses and set(statuses) == {200}
     assert versions == {"1", "2"}
+    assert len(p_home["1"]) == len(p_home["2"]) == 1 and p_home["1"] != p_home["2"]
 
 
 def test_schemathesis_no_server_errors(client):
