@@ -189,8 +189,10 @@ def feast_online_materialization(context: dg.AssetExecutionContext, feast: Feast
         "SELECT MIN(event_timestamp) AS lo, MAX(event_timestamp) AS hi, COUNT(DISTINCT team) AS teams "
         "FROM analytics.team_state"
     )
-    first = warehouse.get().query_df("SELECT MIN(event_timestamp) AS lo FROM analytics.team_match_features")
-    lo = pd.Timestamp(first["lo"].iloc[0] if pd.notna(first["lo"].iloc[0]) else span["lo"].iloc[0])
+    first = (warehouse.get().query_df("SELECT MIN(event_timestamp) AS lo FROM analytics.team_match_features")
+             if warehouse.get().table_exists("analytics", "team_match_features") else None)  # none before match_features
+    lo = pd.Timestamp(first["lo"].iloc[0] if first is not None and pd.notna(first["lo"].iloc[0])
+                      else span["lo"].iloc[0])
     hi = pd.Timestamp(span["hi"].iloc[0])
     teams = int(span["teams"].iloc[0])
     store = feast.store()
