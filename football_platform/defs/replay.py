@@ -118,23 +118,25 @@ def _execute(defs: dg.Definitions, job_name: str, instance, run_config: dict, pa
                                   partition_key=partition, raise_on_error=False)
 
 
-def _run_day(defs: dg.Definitions, settings: Settings, instance, options: ReplayOptions, day: dt.date, season: str,
-             first: bool, update: bool, trained_on: dict[str, dt.date]) -> tuple[int | None, dict, list[str], list[str]]:
-    """The jobs of one as-of date, in the order the schedules and sensors launch them."""
+def run_day(defs: dg.Definitions, settings: Settings, instance, day: dt.date, *, history: Sequence[str] = (),
+            update: bool = False, thread_count: int = 2, trained_on: dict[str, dt.date] | None = None,
+            ) -> tuple[int | None, dict, list[str], list[str]]:
+    """The jobs of one as-of date, in the order the schedules and sensors launch them: ``history`` (earlier seasons,
+    a new deployment's first day), the daily collection of the season in play, the daily predictions and, when
+    ``update``, the nightly model update. Returns ``(predictions published, seconds per job, notes, failures)``."""
+    season = current_season(day)
     failures: list[str] = []
     notes: list[str] = []
     timings: dict[str, float] = {}
-    if first:  # a new deployment: every earlier season first
-        earlier = [s for s in options.seasons if season_start_year(s) < season_start_year(season)]
-        if earlier:
-            tick = time.perf_counter()
-            _, reasons = ingest_seasons(defs, settings, instance, earlier, force=False)
-            failures += reasons
-            timings["history_ingest"] = round(time.perf_counter() - tick, 2)
+    if history:
+        tick = time.perf_counter()
+        _, reasons = ingest_seasons(defs, settings, instance, list(history), force=False)
+        failures += reasons
+        timings["history_ingest"] = round(time.perf_counter() - tick, 2)
     as_of = {"batch_predictions": {"config": {"as_of": day.isoformat()}}}
     # The walk-forward comparison the promotion gate needs (the non-market baselines), not the whole model zoo.
     training = {"trained_model": {"config": {"comparison_models": list(NON_MARKET_BASELINES),
-                                             "thread_count": options.thread_count}}}
+                                             "thread_count": thread_count}}}
     jobs: list[tuple[str, dict, str | None]] = [(DAILY_INGESTION_JOB, {}, season),
                                                 (DAILY_PREDICTIONS_JOB, {"ops": as_of}, None)]
     if update:
@@ -147,7 +149,7 @@ def _run_day(defs: dg.Definitions, settings: Settings, instance, options: Replay
         reasons, _ = failures_of(result)
         failures += [f"{name}: {r}" for r in reasons]
         for event in result.get_asset_materialization_events():
-            if event.asset_key == dg.AssetKey("trained_model"):
+            if event.asset_key == dg.AssetKey("trained_model") and trained_on is not None:
                 trained_on[str(event.materialization.metadata["version"].value)] = day
         count, job_notes = batch_outcome(result)
         predicted = count if count is not None else predicted
@@ -182,9 +184,10 @@ def run_replay(options: ReplayOptions, progress: Callable[[str], None] | None = 
         t0 = pd.Timestamp.now(tz="UTC")
         with _output_to(options.workdir / "replay.log"):
             try:
-                predicted, timings, notes, day_failures = _run_day(
-                    defs, settings, instance, options, day, season, first=index == 0, update=day in updates,
-                    trained_on=trained_on)
+                earlier = [s for s in options.seasons if season_start_year(s) < season_start_year(season)]
+                predicted, timings, notes, day_failures = run_day(
+                    defs, settings, instance, day, history=earlier if index == 0 else (), update=day in updates,
+                    thread_count=options.thread_count, trained_on=trained_on)
             except Exception as exc:  # noqa: BLE001 - a broken day is reported and the replay goes on
                 predicted, timings, notes = None, {}, []
                 day_failures = [f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"]
