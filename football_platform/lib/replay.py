@@ -303,7 +303,8 @@ def gap_chart(settled: pd.DataFrame, path: Path, title: str) -> Path:
                - rps_scores(with_close[CLOSE_P_COLUMNS].to_numpy(float), y))
         dates = pd.to_datetime(with_close["match_date"]).to_numpy()
         monthly = pd.Series(gap, index=dates).resample("MS").mean().dropna()
-        ax.bar(monthly.index, monthly.to_numpy(), width=20, alpha=0.4, label="monthly mean")
+        widths = [pd.Timestamp(m).days_in_month for m in monthly.index]
+        ax.bar(monthly.index, monthly.to_numpy(), width=widths, align="edge", alpha=0.4, label="monthly mean")
         ax.plot(dates, np.cumsum(gap) / np.arange(1, len(gap) + 1), color="C1", label="cumulative mean")
         ax.axhline(0.0, color="black", linewidth=0.8)
         ax.legend(loc="upper right")
