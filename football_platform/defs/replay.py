@@ -214,13 +214,13 @@ def run_replay(options: ReplayOptions, progress: Callable[[str], None] | None = 
 
 def _day_odds(wh: Warehouse, day: dt.date) -> pd.DataFrame:
     """The pre-match prices of ``day``'s fixtures list, keyed by canonical names (as batch_predictions reads them)."""
-    from football_platform.defs.serving.assets import FIXTURES_SQL, _odds_by_canonical_name
+    from football_platform.defs.serving.assets import FIXTURES_SQL, odds_by_canonical_name
 
     if not (wh.table_exists("raw", "fixture_odds") and wh.table_exists("staging", "stg_fixtures")):
         return pd.DataFrame()
     rows = wh.query_df("SELECT * FROM raw.fixture_odds WHERE snapshot_date = ?", [day])
     fixtures = wh.query_df(FIXTURES_SQL)
-    mapped = _odds_by_canonical_name(rows, fixtures)
+    mapped = odds_by_canonical_name(rows, fixtures)
     return pd.DataFrame() if mapped is None else mapped.assign(as_of=pd.Timestamp(day))
 
 
@@ -261,12 +261,12 @@ def _summarise(options: ReplayOptions, settings: Settings, wh: Warehouse, days: 
 def _compare_with_backtest(options: ReplayOptions, settings: Settings, settled: pd.DataFrame,
                            odds: list[pd.DataFrame], trained_on: dict[str, dt.date]) -> dict:
     """The backtest path on the very matches and as-of dates the replay scored (same model, same features code)."""
-    from football_platform.defs.features.assets import _load_matches
+    from football_platform.defs.features.assets import warehouse_matches
 
     if settled.empty:
         return {"n": 0}
     wh = Warehouse.for_settings(settings)
-    matches = _load_matches(wh)
+    matches = warehouse_matches(wh)
     training = TrainingOptions(candidate=CANDIDATE, thread_count=options.thread_count)
     fixtures = settled[["as_of", "div", "season", "match_date", "kickoff_time", "home_team", "away_team"]].assign(
         model_date=[pd.Timestamp(trained_on[str(v)]) for v in settled["model_version"]])

@@ -24,6 +24,7 @@ MODEL_GROUPS = ("features", "ml", "serving")
 INGESTION_KEYS = ("raw_matches", "raw_fixtures")
 # Rebuilt by the nightly model update only: the daily refresh after collection publishes predictions without
 # retraining (team_state, the online store and batch_predictions read the day's results; the training set does not).
+REFERENCE_GROUP = "reference"  # dbt seeds (defs/transform/translator.py)
 MODEL_UPDATE_ONLY_KEYS = ("match_features", "training_set", "trained_model", "production_model")
 # Runs that are still going (or about to) are never deleted, whatever their age.
 FINISHED_STATUSES = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
@@ -55,10 +56,11 @@ def asset_jobs(present: set[dg.AssetKey], freshness_checks: list[dg.AssetChecksD
         )
     if ingestion:
         keep_out = [k for k in MODEL_UPDATE_ONLY_KEYS if dg.AssetKey(k) in present]
-        # Everything after collection, plus what it reads that nothing collects (dbt seeds): a fresh deployment's
-        # first daily run builds them too.
+        # Everything after collection, plus what it reads that nothing collects: the dbt seeds (group reference,
+        # which dbt's tests read too), so a fresh deployment's first daily run builds them.
         downstream = dg.AssetSelection.assets(*ingestion).downstream(include_self=False)
-        daily = downstream.upstream() - dg.AssetSelection.assets(*ingestion, *keep_out)
+        daily = (downstream.upstream() | dg.AssetSelection.groups(REFERENCE_GROUP)) - dg.AssetSelection.assets(
+            *ingestion, *keep_out)
         jobs.append(
             dg.define_asset_job(
                 DAILY_PREDICTIONS_JOB,

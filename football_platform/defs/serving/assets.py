@@ -50,7 +50,7 @@ def team_states(wh) -> tuple[dict, pd.Timestamp]:
     return fs.states_from_rows(rows), pd.Timestamp(pd.to_datetime(rows["event_timestamp"], utc=True).min())
 
 
-def _odds_by_canonical_name(odds_rows: pd.DataFrame | None, fixtures: pd.DataFrame) -> pd.DataFrame | None:
+def odds_by_canonical_name(odds_rows: pd.DataFrame | None, fixtures: pd.DataFrame) -> pd.DataFrame | None:
     """raw.fixture_odds use the site's team names: key them by the canonical names of ``fixtures``."""
     if odds_rows is None or odds_rows.empty:
         return None
@@ -119,7 +119,7 @@ def batch_predictions(context: dg.AssetExecutionContext, config: BatchPrediction
     predictions, skipped, version, features_ts = pd.DataFrame(columns=columns), pd.DataFrame(), "", None
     if not upcoming.empty:
         odds_rows = wh.query_df("SELECT * FROM raw.fixture_odds") if wh.table_exists("raw", "fixture_odds") else None
-        odds = _odds_by_canonical_name(odds_rows, fixtures)
+        odds = odds_by_canonical_name(odds_rows, fixtures)
         states, features_ts = team_states(wh)
         model, version = serving.load_model()
         predictions, skipped = predict_fixtures(upcoming, states, model, odds)
