@@ -176,10 +176,12 @@ class SiteHistory:
             files += 1
             played = [d for d in source.dates if d is not None and d < day]
             last = max([last, *played]) if last else max(played)
+            target = self.published / season / f"{div}.csv"
+            if (season, div) not in self._written and target.is_file():  # a folder published by an earlier process
+                self._written[(season, div)] = len(SeasonFile.read(target, season, div).rows)
             if self._written.get((season, div)) == len(rows):
                 continue
             new_results += len(rows) - self._written.get((season, div), 0)
-            target = self.published / season / f"{div}.csv"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(_csv_bytes(source.header, rows))
             self._written[(season, div)] = len(rows)

@@ -158,3 +158,9 @@ def test_gap_chart_is_a_png(tmp_path: Path):
 def test_fixtures_csv_is_header_only_without_rows():
     text = rp.fixtures_csv([]).decode()
     assert list(csv.reader(io.StringIO(text))) == [rp.FIXTURE_LEAD_COLUMNS]
+
+
+def test_a_new_process_counts_only_the_rows_added_since_the_folder_was_published(tmp_path: Path):
+    rp.SiteHistory(FOOTBALL_DATA, tmp_path / "site", ["E0"], ["2223"]).publish(dt.date(2022, 8, 12))
+    later = rp.SiteHistory(FOOTBALL_DATA, tmp_path / "site", ["E0"], ["2223"]).publish(dt.date(2022, 8, 19))
+    assert later.new_results == 10 and later.files == 1
