@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["ingest", "dbt_build", "features", "pipeline", "model_quality", "serving"]
+BENCHMARKS = ["ingest", "dbt_build", "features", "pipeline", "daily", "model_quality", "serving"]
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """``football-platform``: a thin command line over the same Dagster definitions.
 
-``ingest`` and ``run`` materialise the code location's assets in-process (the
+``ingest``, ``run`` and ``replay`` materialise the code location's assets in-process (the
 runs show up in the Dagster UI of the same ``DAGSTER_HOME``); ``backtest`` and
 ``serve`` call the same library code the assets use. Nothing here is a second
 implementation of the pipeline.
@@ -11,17 +11,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import shutil
 import sys
 import warnings
 from pathlib import Path
 
 from football_platform.lib.seasons import all_seasons, season_range, season_start_year
-from football_platform.settings import PROJECT_ROOT, Settings, get_settings
-
-# Dagster's console logger at WARNING: the CLI's own output is the summary line.
-QUIET_LOGGERS = {"console": {"config": {"log_level": "WARNING"}}}
+from football_platform.settings import Settings, get_settings
 
 
 class CliError(Exception):
@@ -41,98 +36,22 @@ def _settings_for(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(settings, **changes)
 
 
-def _contiguous_runs(seasons: list[str]) -> list[tuple[str, str]]:
-    """Group season codes into contiguous (first, last) ranges: one Dagster run each."""
-    ordered = sorted(set(seasons), key=season_start_year)
-    runs: list[tuple[str, str]] = []
-    for code in ordered:
-        if runs and season_start_year(code) == season_start_year(runs[-1][1]) + 1:
-            runs[-1] = (runs[-1][0], code)
-        else:
-            runs.append((code, code))
-    return runs
-
-
 def _instance(settings: Settings):
     """The Dagster instance of this profile, so CLI runs appear in the UI."""
-    import dagster as dg
+    from football_platform.defs.runs import profile_instance
 
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists() and (PROJECT_ROOT / "dagster.yaml").exists() and not settings.is_prod:
-        shutil.copy(PROJECT_ROOT / "dagster.yaml", config)
-    os.environ["DAGSTER_HOME"] = str(home)  # Dagster itself reads it
-    return dg.DagsterInstance.get()
-
-
-def _failures(result) -> tuple[list[str], dict | None]:
-    """One-line reasons of the failed steps of a run, and the ingest summary if a step left one."""
-    reasons: list[str] = []
-    summary = None
-    for event in result.get_step_failure_events():
-        data = event.step_failure_data
-        user = data.user_failure_data
-        if user is not None:
-            reasons.append(user.description or f"{event.step_key} failed")
-            if "summary_json" in user.metadata:
-                summary = user.metadata["summary_json"].value
-        else:
-            message = data.error.message.strip().splitlines()[-1] if data.error else "failed"
-            reasons.append(f"{event.step_key}: {message}")
-    return reasons, summary
-
-
-def _ingest(defs, settings: Settings, instance, seasons: list[str], force: bool) -> tuple[dict[str, int], list[str]]:
-    """Materialise raw_matches (and its checks) for the seasons: one run per contiguous range."""
-    from football_platform.defs.ingestion.assets import SEASON_PARTITIONS
-
-    known = set(SEASON_PARTITIONS.get_partition_keys())
-    unknown = [s for s in seasons if s not in known]
-    if unknown:
-        raise CliError(f"unknown season(s) {', '.join(unknown)}: partitions run from 9394 to the current season")
-    job = defs.resolve_job_def("ingest_job")
-    totals = {k: 0 for k in ("files", "rows", "inserted", "updated", "unchanged", "rejected")}
-    failures: list[str] = []
-    run_config = {
-        "ops": {"raw_matches": {"config": {"leagues": list(settings.leagues), "force": force}}},
-        "loggers": QUIET_LOGGERS,
-    }
-    for first, last in _contiguous_runs(seasons):
-        result = job.execute_in_process(
-            run_config=run_config,
-            instance=instance,
-            tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
-            raise_on_error=False,
-        )
-        summary = None
-        for event in result.get_asset_materialization_events():
-            summary = event.materialization.metadata["summary_json"].value
-        reasons, failed_summary = _failures(result)
-        failures.extend(reasons)
-        summary = summary or failed_summary
-        for check in result.get_asset_check_evaluations():
-            if not check.passed and check.severity == dg_severity_error():
-                failures.append(f"check {check.check_name} failed: {check.description}")
-        for key in totals:
-            totals[key] += int((summary or {}).get(key, 0))
-    return totals, failures
-
-
-def dg_severity_error():
-    import dagster as dg
-
-    return dg.AssetCheckSeverity.ERROR
+    return profile_instance(settings)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from football_platform.definitions import build_definitions
+    from football_platform.defs.runs import ingest_seasons
 
     settings = _settings_for(args)
     seasons = season_range(args.seasons) if args.seasons else all_seasons()
     defs = build_definitions(settings)
     instance = _instance(settings)
-    totals, failures = _ingest(defs, settings, instance, seasons, force=args.force)
+    totals, failures = ingest_seasons(defs, settings, instance, seasons, force=args.force)
     for reason in failures:
         print(f"error: {reason}", file=sys.stderr)
     print(json.dumps(totals))
@@ -142,18 +61,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """The whole graph: the season partitions first, then everything downstream, in-process."""
     from football_platform.definitions import build_definitions
+    from football_platform.defs.runs import QUIET_LOGGERS, batch_outcome, failures_of, ingest_seasons
 
     settings = _settings_for(args)
     seasons = season_range(args.seasons) if args.seasons else all_seasons()
     defs = build_definitions(settings)
     instance = _instance(settings)
-    totals, failures = _ingest(defs, settings, instance, seasons, force=args.force)
+    totals, failures = ingest_seasons(defs, settings, instance, seasons, force=args.force)
     materialized: list[str] = []
+    published = None
     if not failures:
         result = defs.resolve_job_def("downstream_job").execute_in_process(
             instance=instance, run_config={"loggers": QUIET_LOGGERS}, raise_on_error=False
         )
-        reasons, _ = _failures(result)
+        reasons, _ = failures_of(result)
         failures.extend(reasons)
         materialized = sorted(
             {e.asset_key.to_user_string() for e in result.get_asset_materialization_events() if e.asset_key}
@@ -161,9 +82,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         for check in result.get_asset_check_evaluations():
             if not check.passed:
                 print(f"warning: check {check.asset_key.to_user_string()}:{check.check_name} failed", file=sys.stderr)
+        published, notes = batch_outcome(result)
+        for note in notes:
+            print(note, file=sys.stderr)
     for reason in failures:
         print(f"error: {reason}", file=sys.stderr)
-    print(json.dumps({**totals, "assets_materialized": len(materialized) + (1 if totals["files"] else 0)}))
+    print(json.dumps({**totals, "assets_materialized": len(materialized) + (1 if totals["files"] else 0),
+                      "predictions": published if not failures else None}))
     return 1 if failures else 0
 
 
@@ -172,6 +97,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from football_platform.definitions import build_definitions
     from football_platform.defs.ml.backtest_run import run_backtest, summary, write_csv
     from football_platform.defs.ml.data import load_matches
+    from football_platform.defs.runs import ingest_seasons
     from football_platform.lib.warehouse import Warehouse
 
     settings = _settings_for(args)
@@ -182,7 +108,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     seasons = season_range(f"{first}:{tests[-1]}")
     defs = build_definitions(settings)
     instance = _instance(settings)
-    _, failures = _ingest(defs, settings, instance, seasons, force=False)
+    _, failures = ingest_seasons(defs, settings, instance, seasons, force=False)
     for reason in failures:  # a rejected history file weakens training but does not void the backtest
         print(f"warning: {reason}", file=sys.stderr)
     matches = load_matches(Warehouse.for_settings(settings), settings.leagues, last_season=tests[-1])
@@ -192,6 +118,34 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     print(summary(preds), file=sys.stderr)
     print(str(path))
     return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Every as-of date from --from to --to: the site's folder as published that day, the scheduled jobs, a score."""
+    import datetime as dt
+
+    from football_platform.defs.replay import ReplayOptions, run_replay
+    from football_platform.lib.replay import parse_every
+    from football_platform.lib.seasons import current_season
+    from football_platform.settings import DEFAULT_LEAGUES
+
+    source = Path(args.source)
+    if not source.is_dir():
+        raise CliError(f"--source {args.source} is not a directory in the site's layout (<season>/<Div>.csv)")
+    try:
+        first, last = dt.date.fromisoformat(args.date_from), dt.date.fromisoformat(args.date_to)
+    except ValueError as exc:
+        raise CliError(f"--from/--to must be ISO dates (YYYY-MM-DD): {exc}") from None
+    every, model_every = parse_every(args.every), parse_every(args.model_every)
+    leagues = tuple(x.strip() for x in (args.leagues or ",".join(DEFAULT_LEAGUES)).split(",") if x.strip())
+    seasons = season_range(args.seasons) if args.seasons else all_seasons(until=current_season(last))
+    workdir = Path(args.workdir) if args.workdir else get_settings().state_dir / "replay" / f"{first}_{last}"
+    options = ReplayOptions(source=source.resolve(), workdir=workdir.resolve(), first=first, last=last,
+                            every_days=every, model_every_days=model_every, leagues=leagues, seasons=tuple(seasons),
+                            horizon_days=args.horizon_days)
+    summary = run_replay(options)
+    print(json.dumps(summary, default=str))
+    return 1 if summary["failed_runs"] else 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -252,6 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
                           help="model or ensemble name (default: stack_fundamentals; no odds needed)")
     backtest.add_argument("--out", required=True, help="CSV file to write")
     backtest.set_defaults(func=cmd_backtest)
+
+    replay = sub.add_parser("replay", help="run the platform day by day over past dates, on what was published then")
+    replay.add_argument("--source", required=True, help="directory of complete season files in the site's layout")
+    replay.add_argument("--from", dest="date_from", required=True, help="first as-of date, YYYY-MM-DD")
+    replay.add_argument("--to", dest="date_to", required=True, help="last as-of date, YYYY-MM-DD")
+    replay.add_argument("--every", default="1d", help="days between as-of dates: 1d (default), 7d, 1w")
+    replay.add_argument("--model-every", default="7d", help="cadence of the nightly model update (default: 7d)")
+    replay.add_argument("--leagues", help="comma-separated divisions (default: the six leagues)")
+    replay.add_argument("--seasons", help="season files to replay from (default: 9394 to the season of --to)")
+    replay.add_argument("--horizon-days", type=int, default=7,
+                        help="days of matches a synthetic fixtures list covers (at least --every; default 7)")
+    replay.add_argument("--workdir", help="where the published folder, stores and reports go "
+                                          "(default: <state dir>/replay/<from>_<to>)")
+    replay.set_defaults(func=cmd_replay)
     return parser
 
 

@@ -50,7 +50,8 @@ def write_warehouse(warehouse: Warehouse, predictions: pd.DataFrame) -> None:
         for ddl in PREDICTIONS_DDL:
             conn.execute(ddl)
         conn.execute(f"DROP TABLE IF EXISTS {LEGACY_TABLE}")
-        conn.copy_into("analytics.predictions", predictions[PREDICTION_COLUMNS])
+        if len(predictions):  # an empty batch (off-season) still leaves the table for its readers
+            conn.copy_into("analytics.predictions", predictions[PREDICTION_COLUMNS])
 
 
 def publish_redis(client: Any, prefix: str, items: list[dict], generated_at: str) -> None:

@@ -247,3 +247,59 @@ def score_predictions(
             row["d_rps_hi"] = diff.high
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def as_of_predictions(
+    matches: pd.DataFrame,
+    fixtures: pd.DataFrame,
+    fit: Callable[[pd.DataFrame], Any],
+    params: FeatureParams | None = None,
+    odds: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The backtest path of the production schedule: what the platform would publish on each as-of date.
+
+    ``fixtures``: ``as_of``, ``model_date`` and the fixture columns ``div, season, match_date, kickoff_time,
+    home_team, away_team`` (canonical names): the matches listed on the as-of date, predicted by the model trained
+    on ``model_date`` (what ``fit`` returns for :func:`build_match_features` of the matches played before that
+    date, with their results: the rows ``trained_model`` trains on); the
+    features are the team states after every match played before the as-of date
+    (:func:`team_state_after`, through the same state rows ``team_state`` writes and the online store serves),
+    turned into a model row by :func:`~football_platform.lib.predictions.predict_fixtures`, the function
+    ``batch_predictions`` calls. No second feature or model implementation: only dbt and Feast are left out.
+    ``odds``: the pre-match prices each as-of date's list carried (``as_of, div, home_team, away_team,
+    odds_pre_*``), for market-aware models.
+    Returns the fixture rows with ``as_of`` and ``p_home, p_draw, p_away``.
+    """
+    from football_platform.lib import feature_store as fs
+    from football_platform.lib.features import team_state_after
+    from football_platform.lib.predictions import predict_fixtures
+
+    params = params or FeatureParams()
+    matches = matches.assign(match_date=pd.to_datetime(matches["match_date"]))
+    out: list[pd.DataFrame] = []
+    fitted: dict[pd.Timestamp, Any] = {}
+    keys = [pd.to_datetime(fixtures["as_of"]), pd.to_datetime(fixtures["model_date"])]
+    for (as_of, update), listed in fixtures.groupby(keys, sort=True):
+        if update > as_of:
+            raise ValueError(f"model date {update.date()} is after as-of date {as_of.date()}")
+        if update not in fitted:  # models are fitted in date order: keep only the newest
+            train = matches[matches["match_date"] < update].reset_index(drop=True)
+            frame = build_match_features(train, params)
+            frame["fthg"] = train["fthg"].astype(int).to_numpy()
+            frame["ftag"] = train["ftag"].astype(int).to_numpy()
+            fitted = {update: fit(frame.sort_values(["match_date", "div", "home_team", "away_team"],
+                                                    kind="mergesort").reset_index(drop=True))}
+        model = fitted[update]
+        played = matches[matches["match_date"] < as_of].reset_index(drop=True)
+        upcoming = listed[["div", "season", "match_date", "home_team", "away_team"]]
+        states = team_state_after(played, upcoming, params)
+        stamp = played["match_date"].max().normalize() + pd.Timedelta(days=1)
+        served = fs.states_from_rows(fs.state_rows(states, stamp))
+        cols = ["match_id", "div", "season", "match_date", "kickoff_time", "home_team", "away_team"]
+        rows = listed.assign(match_id="")[cols]
+        prices = None if odds is None else odds[pd.to_datetime(odds["as_of"]) == as_of]
+        preds, _ = predict_fixtures(rows, served, model, prices)
+        out.append(preds.assign(as_of=as_of))
+    if not out:
+        return pd.DataFrame(columns=["as_of", *PROB_COLUMNS])
+    return pd.concat(out, ignore_index=True)

@@ -712,7 +712,12 @@ def replace_table(warehouse: Any, table: str, frame: pd.DataFrame, date_columns:
 
 
 def read_team_rows(warehouse: Any) -> pd.DataFrame:
-    """analytics.team_match_features + analytics.team_state as the Feast offline source (local parquet export)."""
+    """analytics.team_match_features + analytics.team_state as the Feast offline source (local parquet export).
+
+    Before the first model update (a fresh deployment's first daily run) there are no match rows yet: the state
+    rows alone are what the online store serves."""
     cols = ", ".join(f'"{c}"' for c in TEAM_ROW_COLUMNS)
-    frames = [warehouse.query_df(f"SELECT {cols} FROM analytics.{t}") for t in ("team_match_features", "team_state")]
-    return team_feature_rows(frames[0], frames[1])
+    frames = [warehouse.query_df(f"SELECT {cols} FROM analytics.{t}") for t in ("team_match_features", "team_state")
+              if t == "team_state" or warehouse.table_exists("analytics", t)]
+    return team_feature_rows(frames[0], frames[1]) if len(frames) == 2 else team_feature_rows(frames[0].iloc[0:0],
+                                                                                              frames[0])

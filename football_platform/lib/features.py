@@ -298,14 +298,17 @@ def build_match_features(matches: pd.DataFrame, params: FeatureParams | None = N
     return _ordered(result, params).reindex(matches.index)
 
 
-def _run(engine: FeatureEngine, frame: pd.DataFrame, params: FeatureParams) -> list[dict[str, Any]]:
+def _run(engine: FeatureEngine, frame: pd.DataFrame, params: FeatureParams, features: bool = True
+         ) -> list[dict[str, Any]]:
+    """Every match day in order: observe, take the pre-match features (unless ``features`` is False: only the
+    final state is wanted), then learn the day's results."""
     rows = iter_rows(frame)
     odds = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in ODDS_COLUMNS if c in frame}
     out: list[dict[str, Any]] = [{} for _ in rows]
     for _, positions in daily_groups(frame):
         for i in positions:
             engine.observe(rows[i].div, rows[i].season, rows[i].date)
-        for i in positions:
+        for i in positions if features else ():
             r = rows[i]
             feats = _pair_row(engine.team_state(r.home, r.div), engine.team_state(r.away, r.div), r.date, r.div,
                               r.season, params)
@@ -365,7 +368,7 @@ def team_state_after(
     frame = prepare_matches(matches)
     upcoming_prepared = prepare_matches(upcoming, require_goals=False) if upcoming is not None else None
     engine = FeatureEngine(params, season_team_sets(frame, upcoming_prepared))
-    _run(engine, frame, params)
+    _run(engine, frame, params, features=False)  # reading states has no side effect: only the final one is kept
     started: set[str] = set()
     if upcoming_prepared is not None and len(upcoming_prepared):
         firsts = upcoming_prepared.groupby(["div", "season"], sort=False)["match_date"].min()

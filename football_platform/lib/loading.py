@@ -341,6 +341,13 @@ def load_fixtures(target: Warehouse | Connection, file: SourceFile, divisions: l
             )
             conn.load_temp("stage_fixture_odds", odds, like="raw.fixture_odds")
             _replace_odds(conn, "raw.fixture_odds", "stage_fixture_odds", "stage_fixtures_changed", FIXTURE_KEY)
+            # An unchanged fixture listed again belongs to this newer snapshot too: the newest list is what is
+            # upcoming, so its rows (and their prices) carry this snapshot's date, not the first one's.
+            for table in ("raw.fixtures", "raw.fixture_odds"):
+                listed = " AND ".join(f's."{k}" = {table}."{k}"' for k in FIXTURE_KEY)
+                conn.execute(f"UPDATE {table} SET snapshot_date = ?, source_file = ? WHERE snapshot_date < ? AND "
+                             f"EXISTS (SELECT 1 FROM stage_fixtures s WHERE {listed})",
+                             [snapshot, file.name, snapshot])
             for temp in ("stage_fixtures", "stage_fixtures_changed", "stage_fixture_odds"):
                 conn.execute(f"DROP TABLE {temp}")
             _record_rejection(conn, file, parsed.rejected, now)

@@ -27,6 +27,10 @@ from football_platform.lib.seasons import current_season
 MODEL_NAME = "football-match-outcome"
 PROB_COLUMNS = ["p_home", "p_draw", "p_away"]
 FIXTURE_KEY = ["div", "season", "home_team", "away_team"]
+# Columns a batch adds to its fixtures (an empty batch still has them).
+PREDICTION_EXTRA_COLUMNS = [*PROB_COLUMNS, "p_over25", "model_name", "model_version", "features_timestamp",
+                            "generated_at"]
+_SNAPSHOT_NAME = re.compile(r"fixtures/(\d{4}-\d{2}-\d{2})/")
 _LABELS: dict[str, int] = {"0": 0, "1": 1, "2": 2, "H": 0, "D": 1, "A": 2}
 
 
@@ -55,11 +59,23 @@ def outcome_order(classes: Sequence[Any]) -> list[int]:
     return [labels.index(k) for k in (0, 1, 2)]
 
 
-def newest_snapshot(fixtures: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the newest fixtures snapshot only (older snapshots list matches long played)."""
+def snapshot_of(name: str | None) -> str | None:
+    """``'fixtures/2026-01-30/fixtures.csv' -> '2026-01-30'`` (None for any other name)."""
+    found = _SNAPSHOT_NAME.match(str(name or ""))
+    return found.group(1) if found else None
+
+
+def newest_snapshot(fixtures: pd.DataFrame, latest: str | None = None) -> pd.DataFrame:
+    """Rows of the newest fixtures snapshot only (older snapshots list matches long played).
+
+    ``latest``: the newest snapshot ingested at all (ISO date). When it is newer than every row's, that snapshot
+    listed no fixture (the off-season's header-only file): nothing is upcoming, however recent older lists are.
+    """
     if fixtures.empty or "snapshot_date" not in fixtures.columns:
         return fixtures
     newest = fixtures["snapshot_date"].max()
+    if latest is not None and pd.Timestamp(latest) > pd.Timestamp(newest):
+        return fixtures.iloc[0:0]
     return fixtures.loc[fixtures["snapshot_date"] == newest]
 
 

@@ -28,6 +28,15 @@ def current_season(today: dt.date | None = None) -> str:
     return season_code(today.year if today.month >= 7 else today.year - 1)
 
 
+def partition_seasons(today: dt.date | None = None) -> list[str]:
+    """Season partitions a code location declares: 1993/94 to the season *after* the one in play.
+
+    Declared once when the code loads, so the next season's partition already exists when it starts on 1 July:
+    the rollover needs no reload (until the season's file is published, its partition ingests "no data").
+    """
+    return all_seasons(until=season_code(season_start_year(current_season(today)) + 1))
+
+
 def all_seasons(until: str | None = None) -> list[str]:
     """Every season from 1993/94 up to and including ``until`` (default: the current season)."""
     last = season_start_year(until or current_season())

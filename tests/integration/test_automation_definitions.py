@@ -64,6 +64,21 @@ def test_real_location_automation_in_prod():
     job = defs.resolve_job_def(daily.job_name)
     assert job.asset_layer.selected_asset_keys == {dg.AssetKey("raw_matches"), dg.AssetKey("raw_fixtures")}
     assert request.partition_key in job.partitions_def.get_partition_keys()
+    # 1 July with a location loaded on 30 June: the new season's partition is already there, no reload needed.
+    loaded_before = job.partitions_def.get_partition_keys()
+    next_season = current_season(dt.date(now.year + (1 if now.month >= 7 else 0), 7, 1))
+    assert next_season in loaded_before
+
+    # After each collection, the daily predictions: dbt, team states, online store, batch predictions; no retrain.
+    sensor = sensors["daily_predictions_sensor"]
+    assert isinstance(sensor, dg.RunStatusSensorDefinition)
+    assert sensor.job_name == "daily_predictions_job"
+    daily_job = defs.resolve_job_def("daily_predictions_job")
+    selected = {k.to_user_string() for k in daily_job.asset_layer.selected_asset_keys}
+    assert {"batch_predictions", "team_state", "feast_online_materialization", "analytics/fct_matches",
+            "staging/stg_fixtures", "reference/team_aliases", "prediction_performance"} <= selected
+    assert not selected & {"match_features", "training_set", "trained_model", "production_model", "raw_matches",
+                           "raw_fixtures"}
 
 
 def test_real_location_locally_keeps_schedules_stopped_but_automation_running():

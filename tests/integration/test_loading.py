@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from football_platform.lib.loading import ingest_results, load_fixtures, load_results
@@ -55,6 +57,20 @@ def test_same_fixtures_snapshot_twice_changes_nothing(warehouse: Warehouse, foot
     second = load_fixtures(warehouse, fixtures, None)
     assert (second.inserted, second.updated, second.unchanged) == (0, 0, first.rows)
     assert _count(warehouse, "SELECT COUNT(*) FROM raw.fixtures") == first.rows
+
+def test_a_fixture_listed_again_belongs_to_the_newer_snapshot(warehouse: Warehouse, football_data_dir: Path):
+    """Consecutive lists overlap: a fixture unchanged since yesterday's list is still upcoming in today's."""
+    content = (football_data_dir / "fixtures" / "2026-01-30" / "fixtures.csv").read_bytes()
+    older = SourceFile("fixtures/2026-01-29/fixtures.csv", content, snapshot_date=dt.date(2026, 1, 29))
+    newer = SourceFile("fixtures/2026-01-30/fixtures.csv", content, snapshot_date=dt.date(2026, 1, 30))
+    first = load_fixtures(warehouse, older, ["E0"])
+    again = load_fixtures(warehouse, newer, ["E0"])
+    assert first.rows > 0 and (again.inserted, again.updated, again.unchanged) == (0, 0, first.rows)
+    for table in ("raw.fixtures", "raw.fixture_odds"):
+        dates = warehouse.query_df(f"SELECT DISTINCT snapshot_date, source_file FROM {table}")
+        assert [pd.Timestamp(d).date() for d in dates["snapshot_date"]] == [dt.date(2026, 1, 30)], table
+        assert dates["source_file"].tolist() == ["fixtures/2026-01-30/fixtures.csv"], table
+
 
 def _copy_season(football_data_dir: Path, tmp_path: Path, season: str, div: str) -> Path:
     root = tmp_path / "mirror"

@@ -148,3 +148,28 @@ def test_mlflow_resource_local_profile(tmp_path: Path) -> None:
     assert resource.artifact_location == (tmp_path.resolve() / "mlartifacts").as_uri()
     prod = mlflow_resource(dataclasses.replace(settings, profile="prod", mlflow_tracking_uri="http://mlflow:5000"))
     assert prod.artifact_location is None and prod.tracking_uri == "http://mlflow:5000"
+
+
+def test_bootstrap_rule_promotes_the_first_model_without_the_calibration_check(state, tmp_path: Path) -> None:
+    """No production yet: beating the base rates and the market-free baselines is enough (calibration reported);
+    once a production model exists, calibration is required again."""
+    settings = get_settings({"FOOTBALL_STATE_DIR": str(tmp_path), "FOOTBALL_WAREHOUSE": str(state.warehouse_path)})
+    target = mlflow_resource(settings).target()
+    strict = {"candidate": "catboost_market_aware", "comparison_models": CHEAP, "eval_seasons": 1,
+              "iterations": 150, "thread_count": 2, "ece_bound": 0.001}  # no model is that well calibrated
+    first = _materialize(settings, [trained_model], {"trained_model": {"config": strict}})
+    checks = _checks(first)
+    assert checks["beats_baselines"].passed and not checks["calibration_within_bounds"].passed
+    gate = _materialize(settings, [production_model], {})
+    meta = gate.asset_materializations_for_node("production_model")[0].metadata
+    assert meta["promoted"].value is True and "bootstrap rule" in meta["reasons"].value
+    assert str(registry.alias_version(target, "production").version) == "1"
+
+    second = _materialize(settings, [trained_model], {"trained_model": {"config": {**strict, "iterations": 160}}})
+    assert second.asset_materializations_for_node("trained_model")[0].metadata["version"].value == "2"
+    gate2 = _materialize(settings, [production_model], {})
+    meta2 = gate2.asset_materializations_for_node("production_model")[0].metadata
+    assert meta2["promoted"].value is False
+    assert "calibration outside bounds (ECE bound 0.001)" in meta2["reasons"].value
+    assert "bootstrap" not in meta2["reasons"].value
+    assert str(registry.alias_version(target, "production").version) == "1"

@@ -109,6 +109,7 @@ def test_default_status_running_in_prod_stopped_locally(full_domain: dg.Definiti
             "model_drift_sensor",
             "new_source_data_sensor",
             "freshness_checks_sensor",
+            "daily_predictions_sensor",
         }
         assert set(statuses.values()) == {expected}
 

@@ -18,7 +18,15 @@ from football_platform.lib.features import (
     features_from_states,
     team_state_after,
 )
-from football_platform.lib.predictions import match_id, model_input, outcome_order, score_predictions, upcoming_fixtures
+from football_platform.lib.predictions import (
+    match_id,
+    model_input,
+    newest_snapshot,
+    outcome_order,
+    score_predictions,
+    snapshot_of,
+    upcoming_fixtures,
+)
 from serving.auth import RateLimiter, hash_key
 
 
@@ -147,3 +155,14 @@ def test_token_bucket_allows_burst_then_refuses():
     assert [limiter.allow("k")[0] for _ in range(3)] == [True, True, False]
     assert limiter.allow("other")[0]  # buckets are per key
     assert RateLimiter(rate=0).allow("k") == (True, 0.0)
+
+
+def test_an_empty_newer_snapshot_means_nothing_is_upcoming():
+    fixtures = pd.DataFrame({"div": ["E0", "E0"], "home_team": ["A", "B"], "away_team": ["B", "A"],
+                             "match_date": ["2024-05-19", "2024-08-17"],
+                             "snapshot_date": [pd.Timestamp("2024-05-10"), pd.Timestamp("2024-05-10")]})
+    assert len(newest_snapshot(fixtures)) == 2
+    assert len(newest_snapshot(fixtures, latest="2024-05-10")) == 2
+    assert newest_snapshot(fixtures, latest="2024-07-01").empty  # the header-only summer list is the newest
+    assert snapshot_of("fixtures/2024-07-01/fixtures.csv") == "2024-07-01"
+    assert snapshot_of("2324/E0.csv") is None and snapshot_of(None) is None

@@ -28,6 +28,7 @@ from football_platform.defs.automation.resources import AlertsResource
 from football_platform.defs.automation.schedules import build_schedules
 from football_platform.defs.automation.sensors import (
     asset_check_alert_sensor,
+    daily_predictions_sensor,
     model_drift_sensor,
     new_source_data_sensor,
     run_failure_alert_sensor,
@@ -83,6 +84,9 @@ def build_defs(
     ]
     if raw_matches is not None and season_keys:
         sensors.append(new_source_data_sensor(season_keys, extra_source_seasons, sensor_status))
+    after_collection = daily_predictions_sensor(jobs, sensor_status)
+    if after_collection is not None:
+        sensors.append(after_collection)
     freshness_sensor = build_freshness_sensor(freshness, sensor_status)
     if freshness_sensor is not None:
         sensors.append(freshness_sensor)

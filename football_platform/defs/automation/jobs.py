@@ -17,10 +17,15 @@ from football_platform.resources import WarehouseResource
 DAILY_INGESTION_JOB = "daily_data_collection_job"
 SOURCE_INGESTION_JOB = "raw_matches_ingestion_job"
 NIGHTLY_MODEL_JOB = "nightly_model_update_job"
+DAILY_PREDICTIONS_JOB = "daily_predictions_job"
 CLEANUP_JOB = "cleanup_job"
 HEALTH_REPORT_JOB = "asset_health_report_job"
 MODEL_GROUPS = ("features", "ml", "serving")
 INGESTION_KEYS = ("raw_matches", "raw_fixtures")
+# Rebuilt by the nightly model update only: the daily refresh after collection publishes predictions without
+# retraining (team_state, the online store and batch_predictions read the day's results; the training set does not).
+REFERENCE_GROUP = "reference"  # dbt seeds (defs/transform/translator.py)
+MODEL_UPDATE_ONLY_KEYS = ("match_features", "training_set", "trained_model", "production_model")
 # Runs that are still going (or about to) are never deleted, whatever their age.
 FINISHED_STATUSES = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
@@ -46,6 +51,23 @@ def asset_jobs(present: set[dg.AssetKey], freshness_checks: list[dg.AssetChecksD
                 DAILY_INGESTION_JOB,
                 selection=without_freshness(dg.AssetSelection.assets(*ingestion)),
                 description="Daily data collection: the current season's results and the newest fixtures.",
+                tags={"football/trigger": "daily"},
+            )
+        )
+    if ingestion:
+        keep_out = [k for k in MODEL_UPDATE_ONLY_KEYS if dg.AssetKey(k) in present]
+        # Everything after collection, plus what it reads that nothing collects: the dbt seeds (group reference,
+        # which dbt's tests read too), so a fresh deployment's first daily run builds them.
+        downstream = dg.AssetSelection.assets(*ingestion).downstream(include_self=False)
+        daily = (downstream.upstream() | dg.AssetSelection.groups(REFERENCE_GROUP)) - dg.AssetSelection.assets(
+            *ingestion, *keep_out)
+        jobs.append(
+            dg.define_asset_job(
+                DAILY_PREDICTIONS_JOB,
+                selection=without_freshness(daily),
+                description="After each daily collection: dbt, team states, the online store and fresh batch "
+                "predictions from the current production model (no retrain: "
+                f"{', '.join(MODEL_UPDATE_ONLY_KEYS)} belong to the nightly model update).",
                 tags={"football/trigger": "daily"},
             )
         )

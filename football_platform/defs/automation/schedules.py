@@ -46,8 +46,8 @@ def daily_collection_schedule(
         execution_timezone="UTC",
         job_name=DAILY_INGESTION_JOB,
         default_status=default_status,
-        description="00:00 UTC: the current season's raw_matches partition and raw_fixtures; downstream follows "
-        "through declarative automation.",
+        description="00:00 UTC: the current season's raw_matches partition and raw_fixtures; daily_predictions_sensor "
+        "then refreshes dbt, team states, the online store and batch predictions (no retrain).",
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)

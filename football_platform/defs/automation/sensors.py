@@ -14,7 +14,7 @@ from typing import Any
 
 import dagster as dg
 
-from football_platform.defs.automation.jobs import SOURCE_INGESTION_JOB
+from football_platform.defs.automation.jobs import DAILY_INGESTION_JOB, DAILY_PREDICTIONS_JOB, SOURCE_INGESTION_JOB
 from football_platform.defs.automation.resources import AlertsResource
 from football_platform.lib.alerts import Alert, Delivery, dumps_pending, loads_pending
 from football_platform.lib.health import poll_run_key, poll_source, rps_drift
@@ -367,5 +367,29 @@ def model_drift_sensor(
         )
         gap = f"{status.gap:+.4f}" if status.gap is not None else "n/a"
         return dg.SkipReason(f"state {state} (was {previous}); gap {gap} over {status.matches} matches")
+
+    return _sensor
+
+
+def daily_predictions_sensor(jobs: Sequence, default_status: dg.DefaultSensorStatus) -> dg.SensorDefinition | None:
+    """When a daily collection (or a source-triggered ingestion) succeeds, refresh everything up to batch predictions
+    (``daily_predictions_job``): new results and fixtures are predicted the same night, without a retrain."""
+    by_name = {job.name: job for job in jobs}
+    monitored = [by_name[n] for n in (DAILY_INGESTION_JOB, SOURCE_INGESTION_JOB) if n in by_name]
+    if DAILY_PREDICTIONS_JOB not in by_name or not monitored:
+        return None
+
+    @dg.run_status_sensor(
+        name="daily_predictions_sensor",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=monitored,
+        request_job=by_name[DAILY_PREDICTIONS_JOB],
+        default_status=default_status,
+        description="After a successful daily collection or source-triggered ingestion: daily_predictions_job "
+        "(dbt → team_state → online store → batch_predictions, no retrain).",
+    )
+    def _sensor(context: dg.RunStatusSensorContext) -> dg.RunRequest:
+        return dg.RunRequest(run_key=f"daily-predictions-{context.dagster_run.run_id}",
+                             tags={"football/after_run": context.dagster_run.run_id})
 
     return _sensor

@@ -29,7 +29,9 @@ TRAINING_COLUMNS = [*KEY_COLUMNS, *RESULT_COLUMNS,
                     *[c for c in MARKET_AWARE_FEATURES if c not in KEY_COLUMNS], *CLOSE_COLUMNS]
 
 
-def _load_matches(warehouse) -> pd.DataFrame:
+def warehouse_matches(warehouse) -> pd.DataFrame:
+    """Played matches as the feature code reads them (analytics.fct_matches + pre-match over/under prices): the
+    input of match_features, team_state and the replay's backtest path."""
     fct = warehouse.query_df(fs.MATCHES_SQL)
     ou = warehouse.query_df(fs.OU_SQL) if warehouse.table_exists("raw", "odds") else None
     return fs.matches_frame(fct, ou)
@@ -54,7 +56,7 @@ def _load_matches(warehouse) -> pd.DataFrame:
 def match_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     store = warehouse.get()
     started = time.perf_counter()
-    matches = _load_matches(store)
+    matches = warehouse_matches(store)
     loaded = time.perf_counter()
     features = build_match_features(matches)
     built = time.perf_counter()
@@ -97,7 +99,7 @@ def match_features(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 def team_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     store = warehouse.get()
     started = time.perf_counter()
-    matches = _load_matches(store)
+    matches = warehouse_matches(store)
     upcoming = None
     if store.table_exists("staging", "stg_fixtures"):
         upcoming = store.query_df(fs.UPCOMING_SQL)
@@ -189,8 +191,10 @@ def feast_online_materialization(context: dg.AssetExecutionContext, feast: Feast
         "SELECT MIN(event_timestamp) AS lo, MAX(event_timestamp) AS hi, COUNT(DISTINCT team) AS teams "
         "FROM analytics.team_state"
     )
-    first = warehouse.get().query_df("SELECT MIN(event_timestamp) AS lo FROM analytics.team_match_features")
-    lo = pd.Timestamp(first["lo"].iloc[0] if pd.notna(first["lo"].iloc[0]) else span["lo"].iloc[0])
+    first = (warehouse.get().query_df("SELECT MIN(event_timestamp) AS lo FROM analytics.team_match_features")
+             if warehouse.get().table_exists("analytics", "team_match_features") else None)  # none before match_features
+    lo = pd.Timestamp(first["lo"].iloc[0] if first is not None and pd.notna(first["lo"].iloc[0])
+                      else span["lo"].iloc[0])
     hi = pd.Timestamp(span["hi"].iloc[0])
     teams = int(span["teams"].iloc[0])
     store = feast.store()

@@ -12,11 +12,12 @@ import pandas as pd
 from football_platform.defs.metadata import table_preview
 from football_platform.lib.loading import IngestSummary, ingest_many, load_fixtures, outcome_table
 from football_platform.lib.parsing import SourceFileRejected
-from football_platform.lib.seasons import all_seasons
+from football_platform.lib.seasons import partition_seasons
 from football_platform.resources import FootballDataSourceResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]
-SEASON_PARTITIONS = dg.StaticPartitionsDefinition(all_seasons())
+# Up to next season: a code location loaded before 1 July rolls over without a reload (see partition_seasons).
+SEASON_PARTITIONS = dg.StaticPartitionsDefinition(partition_seasons())
 # One writer at a time on the local DuckDB file; PostgreSQL copes, but one pool keeps the profiles alike.
 WAREHOUSE_POOL = "warehouse"
 

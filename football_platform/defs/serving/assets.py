@@ -12,7 +12,15 @@ from football_platform.defs.features.assets import FCT_MATCHES, STG_FIXTURES
 from football_platform.defs.metadata import table_preview
 from football_platform.defs.serving.resources import ServingResource
 from football_platform.lib import feature_store as fs
-from football_platform.lib.predictions import fixture_odds, predict_fixtures, score_predictions, upcoming_fixtures
+from football_platform.lib.predictions import (
+    PREDICTION_EXTRA_COLUMNS,
+    fixture_odds,
+    newest_snapshot,
+    predict_fixtures,
+    score_predictions,
+    snapshot_of,
+    upcoming_fixtures,
+)
 from football_platform.resources import WarehouseResource
 from serving.features import records_for_api, rolling_performance
 from serving.publish import PREDICTIONS_DDL, publish_redis, write_warehouse
@@ -42,13 +50,34 @@ def team_states(wh) -> tuple[dict, pd.Timestamp]:
     return fs.states_from_rows(rows), pd.Timestamp(pd.to_datetime(rows["event_timestamp"], utc=True).min())
 
 
-def _odds_by_canonical_name(odds_rows: pd.DataFrame | None, fixtures: pd.DataFrame) -> pd.DataFrame | None:
+def odds_by_canonical_name(odds_rows: pd.DataFrame | None, fixtures: pd.DataFrame) -> pd.DataFrame | None:
     """raw.fixture_odds use the site's team names: key them by the canonical names of ``fixtures``."""
     if odds_rows is None or odds_rows.empty:
         return None
     odds = fixture_odds(odds_rows).rename(columns={"home_team": "home_team_source", "away_team": "away_team_source"})
     names = fixtures[["div", "home_team", "away_team", "home_team_source", "away_team_source"]].drop_duplicates()
     return odds.merge(names, on=["div", "home_team_source", "away_team_source"], how="inner")
+
+
+def _latest_fixtures_snapshot(wh) -> str | None:
+    """The newest fixtures snapshot ingested (``raw.source_files``), even one that listed no fixture at all."""
+    if not wh.table_exists("raw", "source_files"):
+        return None
+    found = wh.query_df("SELECT MAX(source_file) AS name FROM raw.source_files WHERE source_file LIKE 'fixtures/%'")
+    return snapshot_of(found["name"].iloc[0]) if len(found) and found["name"].iloc[0] is not None else None
+
+
+def _production_missing_reason(serving: ServingResource) -> str | None:
+    """Why there is no model to predict with (no ``production`` alias yet), or None when there is one."""
+    from football_platform.lib import registry
+
+    target = registry.MlflowTarget(tracking_uri=serving.mlflow_tracking_uri, model_name=serving.model_name)
+    if registry.alias_version(target, serving.model_alias) is not None:
+        return None
+    challenger = registry.alias_version(target, registry.CHALLENGER)
+    why = (f"challenger v{challenger.version} was not promoted (see production_model's promotion_gate check)"
+           if challenger is not None else "no model has been trained yet (materialise trained_model)")
+    return f"no '{serving.model_alias}' model of {serving.model_name} yet: {why}"
 
 
 @dg.asset(
@@ -58,40 +87,60 @@ def _odds_by_canonical_name(odds_rows: pd.DataFrame | None, fixtures: pd.DataFra
     deps=["production_model", "team_state", STG_FIXTURES, FCT_MATCHES, "raw_fixtures"],
     kinds={"python", "catboost"},
     metadata={"dagster/table_name": "analytics.predictions"},
+    output_required=False,
     description="Probabilities of every upcoming fixture (staging.stg_fixtures, newest snapshot, no result yet) "
                 "from the production model and the latest team features (analytics.team_state: the rows the online "
-                "store serves); history kept in analytics.predictions, the latest batch cached in Redis for the API.",
+                "store serves); history kept in analytics.predictions, the latest batch cached in Redis for the API. "
+                "An empty fixtures list (the off-season) is a normal batch of 0 predictions with a warning; with no "
+                "'production' model yet the step is skipped with the reason, and nothing downstream runs.",
 )
 def batch_predictions(context: dg.AssetExecutionContext, config: BatchPredictionConfig, warehouse: WarehouseResource,
-                      serving: ServingResource) -> dg.MaterializeResult:
+                      serving: ServingResource):
     wh = warehouse.get()
     as_of = config.as_of or serving.as_of
     if not wh.table_exists("staging", "stg_fixtures"):
         raise dg.Failure("staging.stg_fixtures does not exist: run the dbt models first")
-    fixtures = wh.query_df(FIXTURES_SQL)
-    if fixtures.empty:
-        raise dg.Failure("staging.stg_fixtures is empty: materialise raw_fixtures and the dbt models first")
+    fixtures = newest_snapshot(wh.query_df(FIXTURES_SQL), latest=_latest_fixtures_snapshot(wh))
     upcoming = upcoming_fixtures(fixtures, wh.query_df(PLAYED_SQL), as_of=as_of)
-    odds_rows = wh.query_df("SELECT * FROM raw.fixture_odds") if wh.table_exists("raw", "fixture_odds") else None
-    odds = _odds_by_canonical_name(odds_rows, fixtures)
-    states, features_ts = team_states(wh)
-    model, version = serving.load_model()
-    predictions, skipped = predict_fixtures(upcoming, states, model, odds)
+    warnings: list[str] = []
+    if upcoming.empty:
+        warnings.append("no upcoming fixture in the newest fixtures list (off-season or empty snapshot)"
+                        + (f" on or after {as_of}" if as_of else ""))
+    # Nothing to predict needs no model: an empty list is an empty batch, whatever the registry holds.
+    missing = _production_missing_reason(serving) if not upcoming.empty else None
+    if missing is not None:
+        reason = f"batch_predictions skipped: {missing}"
+        context.log.info(reason)  # the observation carries it to the UI; the CLI prints it as one line
+        yield dg.AssetObservation(asset_key="batch_predictions",
+                                  metadata={"skipped_reason": reason, "fixtures": len(upcoming)})
+        return
     generated_at = pd.Timestamp.now(tz="UTC")  # bookkeeping only: never decides what is upcoming
-    predictions["model_name"] = serving.model_name
-    predictions["model_version"] = version
-    predictions["features_timestamp"] = features_ts
-    predictions["generated_at"] = generated_at
-    predictions["match_date"] = pd.to_datetime(predictions["match_date"]).dt.date
+    columns = [*upcoming.columns, *PREDICTION_EXTRA_COLUMNS]
+    predictions, skipped, version, features_ts = pd.DataFrame(columns=columns), pd.DataFrame(), "", None
+    if not upcoming.empty:
+        odds_rows = wh.query_df("SELECT * FROM raw.fixture_odds") if wh.table_exists("raw", "fixture_odds") else None
+        odds = odds_by_canonical_name(odds_rows, fixtures)
+        states, features_ts = team_states(wh)
+        model, version = serving.load_model()
+        predictions, skipped = predict_fixtures(upcoming, states, model, odds)
+        predictions["model_name"] = serving.model_name
+        predictions["model_version"] = version
+        predictions["features_timestamp"] = features_ts
+        predictions["generated_at"] = generated_at
+        predictions["match_date"] = pd.to_datetime(predictions["match_date"]).dt.date
     write_warehouse(wh, predictions)
     client = serving.redis()
     if client is not None:
         publish_redis(client, serving.redis_key_prefix, records_for_api(predictions), generated_at.isoformat())
     for rec in skipped.to_dict("records") if not skipped.empty else []:
         context.log.warning(f"skipped {rec['match_id']}: {rec['reason']}")
-    return dg.MaterializeResult(metadata={
+    for warning in warnings:
+        context.log.info(warning)  # also in the metadata ("warnings"), which the CLI prints
+    yield dg.MaterializeResult(metadata={
         "fixtures": len(upcoming), "predicted": len(predictions), "skipped": len(skipped),
-        "model_version": version, "features_timestamp": features_ts.isoformat(),
+        "model_version": version or "none", "as_of": as_of or "",
+        "features_timestamp": features_ts.isoformat() if features_ts is not None else "",
+        "warnings": "; ".join(warnings),
         "cache": "redis" if client is not None else "warehouse",
         "preview": table_preview(predictions[["match_date", "div", "home_team", "away_team", "p_home", "p_draw",
                                               "p_away"]]),
@@ -127,6 +176,8 @@ def prediction_performance(warehouse: WarehouseResource, serving: ServingResourc
     if not wh.table_exists("analytics", "predictions"):
         raise dg.Failure("analytics.predictions does not exist yet: materialise batch_predictions first")
     history = wh.query_df("SELECT * FROM analytics.predictions")
+    if history.empty:  # only empty batches so far (the off-season of a fresh deployment): nothing to score
+        return dg.MaterializeResult(metadata={"settled": 0, "warnings": "no prediction published yet"})
     # The prediction a match is judged on: the latest one whose features were known on its day (team states are
     # stamped the day after their last result).
     history["match_date"] = pd.to_datetime(history["match_date"])
