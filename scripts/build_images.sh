@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Build football-platform:prod and football-platform:dev (`make images`).
+# Build football-platform:prod and football-platform:dev (`make images`), and the local stack's service images.
 #
-#   scripts/build_images.sh [prod|dev ...]     (default: both)
+#   scripts/build_images.sh [prod|dev|local-stack|SERVICE ...]     (default: prod dev)
 #
+# local-stack: every target of deploy/local/Dockerfile (PostgreSQL, Redis, Prometheus, Alertmanager, the two
+# exporters, Caddy from Debian packages), tagged football-local/SERVICE:bookworm, for docker-compose.local.yml;
+# always on the local Debian base image.
 # Base image: PYTHON_IMAGE when set; else the Dockerfile's python:3.11.14-slim-bookworm when it is present or can
 # be pulled; else a Debian bookworm image built here with debootstrap (scripts/build_base_image.sh), for machines
 # that reach no image registry. BuildKit builds (only the stages a target needs, layer cache reused between runs):
@@ -40,23 +43,39 @@ build() {  # build TARGET TAG
     fi
 }
 
-targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(prod dev)
-for t in "${targets[@]}"; do
-    case "$t" in
-        prod) stage=production ;;
-        dev) stage=development ;;
-        *) echo "build_images: unknown image '$t' (prod or dev)" >&2; exit 2 ;;
-    esac
+LOCAL_SERVICES=(postgres redis prometheus alertmanager postgres-exporter redis-exporter caddy)
+targets=()
+for t in "${@:-prod dev}"; do
+    for one in $t; do
+        if [[ "$one" == local-stack ]]; then targets+=("${LOCAL_SERVICES[@]}"); else targets+=("$one"); fi
+    done
+done
+
+build_one() {  # build_one TAG ARGS... ; prints TAG SIZE SECONDS
+    local tag="$1"; shift
+    local start log
     start=$(date +%s)
     log="$(mktemp)"
-    if ! build --target "$stage" --build-arg "PYTHON_IMAGE=$base" --progress=plain -t "$TAG_PREFIX:$t" . >"$log" 2>&1; then
+    if ! build --progress=plain -t "$tag" "$@" >"$log" 2>&1; then
         tail -60 "$log" >&2
         rm -f "$log"
-        echo "build_images: docker build --target $stage failed (last lines above)" >&2
+        echo "build_images: docker build of $tag failed (last lines above)" >&2
         exit 1
     fi
     rm -f "$log"
-    size=$("$DOCKER" image inspect --format '{{.Size}}' "$TAG_PREFIX:$t")
-    echo "$TAG_PREFIX:$t $size $(( $(date +%s) - start ))"
+    echo "$tag $("$DOCKER" image inspect --format '{{.Size}}' "$tag") $(( $(date +%s) - start ))"
+}
+
+for t in "${targets[@]}"; do
+    case "$t" in
+        prod) build_one "$TAG_PREFIX:prod" --target production --build-arg "PYTHON_IMAGE=$base" . ;;
+        dev) build_one "$TAG_PREFIX:dev" --target development --build-arg "PYTHON_IMAGE=$base" . ;;
+        *)
+            if [[ " ${LOCAL_SERVICES[*]} " != *" $t "* ]]; then
+                echo "build_images: unknown image '$t' (prod, dev, local-stack or one of: ${LOCAL_SERVICES[*]})" >&2
+                exit 2
+            fi
+            DOCKER="$DOCKER" scripts/build_base_image.sh "$LOCAL_BASE"
+            build_one "football-local/$t:bookworm" --target "$t" --build-arg "BASE_IMAGE=$LOCAL_BASE" deploy/local ;;
+    esac
 done
