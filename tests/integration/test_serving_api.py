@@ -166,6 +166,17 @@ def test_metrics_expose_contract_names(client):
     assert 'route="/predict"' in text
 
 
+def test_an_empty_key_list_leaves_the_api_closed_as_env_example_says(env):
+    """FOOTBALL_API_KEYS empty (and no ops.api_keys row for the key): prediction routes answer 401, not open."""
+    with TestClient(redis_app(env, settings=replace(env.settings, api_keys=()))) as c:
+        assert c.get("/predictions").status_code == 401
+        assert c.get("/predictions", headers={"X-API-Key": "anything"}).status_code == 401
+        assert c.get("/health").status_code == 200
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    comment = text[: text.index("\nFOOTBALL_API_KEYS=")].rsplit("\n\n", 1)[-1]
+    assert "401" in comment and "open (local only)" not in comment, comment
+
+
 def test_raw_matches_freshness_comes_from_the_health_report(env):
     """football_data_freshness_seconds{asset="raw_matches"}: what the StaleData alert, the dashboard and the
     runbook read; the age of the last raw_matches materialisation in ops.asset_health."""
