@@ -146,6 +146,25 @@ class Stack:
         return self.compose("logs", "--no-color", "--tail", "60", *services, timeout=60).stdout[-8000:]
 
 
+PROJECT_PREFIX = "fpci"
+
+
+def remove_abandoned_stacks(stack: Stack) -> None:
+    """Projects of earlier runs that were killed before their teardown (no container of theirs runs any more,
+    e.g. after the machine's Docker engine was restarted): removed with their volumes and networks."""
+    listed = run([docker(), "ps", "-a", "--filter", "label=com.docker.compose.project", "--format",
+                  '{{.Label "com.docker.compose.project"}} {{.State}}'], timeout=60).stdout.split("\n")
+    projects: dict[str, set[str]] = {}
+    for line in filter(None, listed):
+        name, state = line.split(" ", 1)
+        if name.startswith(PROJECT_PREFIX):
+            projects.setdefault(name, set()).add(state)
+    for name, states in projects.items():
+        if "running" not in states:
+            Stack(project=name, env_file=stack.env_file, backup_dir=stack.backup_dir, env=stack.env).compose(
+                "down", "--volumes", "--remove-orphans", "--timeout", "5", timeout=300)
+
+
 @pytest.fixture(scope="session")
 def stack(images: BuiltImages, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The whole prod-profile stack from locally built images; torn down with its volumes at the end."""
@@ -169,7 +188,9 @@ def stack(images: BuiltImages, tmp_path_factory: pytest.TempPathFactory) -> Iter
     }
     env_file = work / "stack.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
-    stack = Stack(project=f"fpci{uuid.uuid4().hex[:8]}", env_file=env_file, backup_dir=backup_dir, env=env)
+    stack = Stack(project=f"{PROJECT_PREFIX}{uuid.uuid4().hex[:8]}", env_file=env_file, backup_dir=backup_dir,
+                  env=env)
+    remove_abandoned_stacks(stack)
     started = time.monotonic()
     try:
         up = stack.compose("up", "-d", "--wait", "--wait-timeout", "600", timeout=720)
