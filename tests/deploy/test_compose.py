@@ -304,3 +304,10 @@ def test_prod_override_only_touches_services_of_the_base_file():
     assert total <= 15.0, f"memory limits add up to {total:.1f} GB on a 16 GB host"
     api_cmd = prod["api"]["command"]
     assert api_cmd[api_cmd.index("--workers") + 1] == "4"
+
+
+def test_postgres_is_healthy_only_once_its_init_scripts_have_run():
+    # The image runs /docker-entrypoint-initdb.d on a server that listens on the Unix socket only; a socket
+    # pg_isready calls that ready and dependants (feast-apply) start before the databases exist.
+    test = load_yaml(COMPOSE)["services"]["postgres"]["healthcheck"]["test"]
+    assert "-h 127.0.0.1" in test[1]
