@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import REDIS_TEST_URL
+from tests.deploy.conftest import free_port
 
 from .conftest import DEV_IMAGE, PROD_IMAGE, BuiltImages, check, run, wait_until
 
@@ -65,7 +66,7 @@ def test_prod_image_carries_dagster_k8s_of_the_dagster_family(images):
 
 
 def test_prod_image_serves_health_against_the_host_services(images, host_database):
-    port = 18000 + uuid.uuid4().int % 1000
+    port = free_port()  # --network host: a free port of this machine (never 8000)
     name = f"fp-serve-{uuid.uuid4().hex[:8]}"
     check(["docker", "run", "-d", "--name", name, "--network", "host", "--read-only", "--tmpfs", "/tmp",
            *prod_env(host_database), PROD_IMAGE,
