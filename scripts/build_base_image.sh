@@ -21,11 +21,16 @@ command -v debootstrap >/dev/null || { echo "build_base_image: debootstrap is no
 
 mirror="${DEBIAN_MIRROR:-}"
 if [[ -z "$mirror" ]]; then
-    # deb822 sources (URIs: ...) or one-line sources (deb URI suite ...); the first non-security Debian URI.
-    mirror="$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {print $2}' | grep -v security | head -1 || true)"
+    # The machine's own Debian mirror: the first non-security source whose suites include bookworm, in deb822
+    # (.sources: URIs/Suites fields of one stanza) or one-line format (deb URI bookworm ...). An Ubuntu host's
+    # sources name no bookworm suite and fall through to deb.debian.org.
+    mirror="$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '
+        /^URIs:/ {uri = $2} /^Suites:/ {suites = $0}
+        /^$/ {if (suites ~ / bookworm( |$)/ && uri !~ /security/) {print uri; exit} uri = ""; suites = ""}
+        END {if (suites ~ / bookworm( |$)/ && uri !~ /security/) print uri}' | head -1 || true)"
 fi
 if [[ -z "$mirror" ]]; then
-    mirror="$(grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+    mirror="$(grep -hE '^deb .* bookworm( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
         | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}' | grep -v security | head -1 || true)"
 fi
 mirror="${mirror:-http://deb.debian.org/debian}"
