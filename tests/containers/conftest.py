@@ -8,6 +8,7 @@ Every container, network and volume a fixture creates is removed at the end, als
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -106,6 +107,13 @@ def host_database() -> Iterator[str]:
         drop_pg_database(url)
 
 
+def compose_environment() -> dict[str, str]:
+    """What Compose sees of this process: the shell's variables win over --env-file in its interpolation, and
+    `make test` exports FOOTBALL_ENV=local and a host DAGSTER_HOME, which must never reach the containers."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH")
+    return {key: os.environ[key] for key in keep if key in os.environ}
+
+
 @dataclass
 class Stack:
     """A running compose project of docker-compose.yml + docker-compose.local.yml."""
@@ -121,7 +129,7 @@ class Stack:
         cmd = [compose_binary(), "-p", self.project, "--env-file", str(self.env_file)]
         for name in COMPOSE_FILES:
             cmd += ["-f", str(REPO_ROOT / name)]
-        return run([*cmd, *args], timeout=timeout, cwd=REPO_ROOT)
+        return run([*cmd, *args], timeout=timeout, cwd=REPO_ROOT, env=compose_environment())
 
     def ok(self, *args: str, timeout: float = 600) -> str:
         result = self.compose(*args, timeout=timeout)

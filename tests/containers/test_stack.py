@@ -45,6 +45,13 @@ def test_every_service_of_the_stack_is_up(stack: Stack):
             assert row.get("Health") in ("", "healthy"), row
 
 
+def test_the_containers_get_the_stacks_settings_not_the_test_runners(stack: Stack):
+    # `make test` exports FOOTBALL_ENV=local and DAGSTER_HOME=<checkout>/.football/dagster_home: Compose must not
+    # interpolate them into the services (docker-compose.yml defaults to the prod profile's values).
+    env = stack.exec("api", "sh", "-c", 'echo "$FOOTBALL_ENV $DAGSTER_HOME"').stdout.split()
+    assert env == ["prod", "/opt/dagster/dagster_home"], env
+
+
 def test_the_api_answers_over_https_with_the_stacks_own_certificate(stack: Stack, tmp_path_factory):
     base, context = https(stack, tmp_path_factory)
     response = httpx.get(f"{base}/health", verify=context, timeout=10)
