@@ -60,12 +60,17 @@ docker-engine:
 images: docker-engine
 	nice -n 10 ./scripts/build_images.sh
 
-# tests/containers runs inside `make test` too (one xdist group); this target runs only them.
+# tests/containers (images built here, the local compose stack) run after the rest, in one process of their own:
+# their session fixtures (images, stack) must run once, and xdist's loadgroup does not keep a group on one worker
+# with the pinned pytest/xdist. `make test-containers` runs only them.
+CONTAINER_PYTEST_ARGS ?= -p no:cacheprovider -rfE --durations=25
+
 test: install services docker-engine
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) -m "not containers"
+	$(BIN)/pytest $(CONTAINER_PYTEST_ARGS) -m containers tests/containers
 
 test-containers: install services docker-engine
-	$(BIN)/pytest -p no:cacheprovider -rfE --durations=25 -m containers tests/containers
+	$(BIN)/pytest $(CONTAINER_PYTEST_ARGS) -m containers tests/containers
 
 lint: install
 	$(BIN)/ruff check football_platform serving tests benchmarks

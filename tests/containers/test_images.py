@@ -12,7 +12,8 @@ from tests.deploy.conftest import free_port
 
 from .conftest import DEV_IMAGE, PROD_IMAGE, BuiltImages, check, run, wait_until
 
-pytestmark = [pytest.mark.containers, pytest.mark.xdist_group("containers")]
+# One process runs them all (`make test` starts it after the rest): the session fixtures build and start once.
+pytestmark = pytest.mark.containers
 
 
 def prod_env(database_url: str) -> list[str]:

@@ -14,7 +14,8 @@ import pytest
 
 from .conftest import Stack, wait_until
 
-pytestmark = [pytest.mark.containers, pytest.mark.xdist_group("containers")]
+# One process runs them all (`make test` starts it after the rest): the session fixtures build and start once.
+pytestmark = pytest.mark.containers
 
 ONE_SHOT = {"minio-init", "feast-apply"}
 DATABASES = ("warehouse", "dagster", "mlflow", "feast_registry")
