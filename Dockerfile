@@ -1,7 +1,8 @@
-# syntax=docker/dockerfile:1.7
 # football_platform image: one image for the Dagster code location, webserver, daemon and the API.
 #   docker build --target production  -t football-platform:prod .
 #   docker build --target development -t football-platform:dev  .
+#   make images   # both, on a machine that can reach no image registry too (scripts/build_images.sh)
+# No `# syntax=` line: BuildKit's built-in frontend builds this file, so a build needs no registry at all.
 # Stages: base (runtime libs) → deps (pinned venv from requirements.lock) → development (editable source)
 #         deps → build (install the package, dbt manifest, Feast registry) → production (non-root, minimal)
 
@@ -28,16 +29,25 @@ RUN pip install --no-cache-dir uv==0.13.9 \
     && uv pip sync --python /opt/venv/bin/python --no-cache requirements.lock
 
 # ---------------------------------------------------------------------------------------------------
-# development: the source is bind-mounted at /app (docker-compose.yml); installed editable.
+# development: the local profile (DuckDB, SQLite, embedded Dagster instance) out of the box; the source can be
+# bind-mounted at /app over the copy (installed editable). docker-compose.yml sets FOOTBALL_ENV=prod and
+# DAGSTER_HOME=/opt/dagster/dagster_home (the PostgreSQL instance), so the same image also runs the prod stack.
 FROM deps AS development
 WORKDIR /app
 COPY . .
+# dbt parse: Dagster's dbt assets need the manifest before definitions load (.dockerignore keeps the host's
+# dbt_project/target out, which may be stale or absent). The local instance (SQLite, repository dagster.yaml) in
+# /opt/dagster/local_home needs no DAGSTER_PG_*; the prod instance config sits in /opt/dagster/dagster_home.
 RUN uv pip install --python /opt/venv/bin/python --no-cache --no-deps -e . \
+    && dbt parse --project-dir dbt_project --profiles-dir dbt_project --target local --quiet \
+    && test -s dbt_project/target/manifest.json \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin football \
-    && mkdir -p /opt/dagster/dagster_home \
+    && mkdir -p /opt/dagster/dagster_home/compute_logs /opt/dagster/local_home /app/.football \
     && cp deploy/dagster/dagster.yaml deploy/dagster/workspace.yaml /opt/dagster/dagster_home/ \
+    && cp dagster.yaml /opt/dagster/local_home/dagster.yaml \
     && chown -R football:football /app /opt/dagster
-ENV DAGSTER_HOME=/opt/dagster/dagster_home \
+ENV FOOTBALL_ENV=local \
+    DAGSTER_HOME=/opt/dagster/local_home \
     FOOTBALL_STATE_DIR=/app/.football
 USER 10001:10001
 EXPOSE 8000 3000 4000
@@ -64,7 +74,9 @@ RUN uv pip install --python /opt/venv/bin/python --no-cache --no-deps -e . \
 # Feast: `feast apply` with the local profile writes a file registry (no database needed) that the
 # image carries as the reference copy of the feature definitions; prod applies the same definitions
 # to its SQL registry with `deploy/deploy.sh` (`feast apply` as a one-off migration step).
-RUN FOOTBALL_ENV=local FOOTBALL_STATE_DIR=/app/.football feast --chdir feature_repo apply \
+# feature_store.yaml names ../.football/feast/: .dockerignore keeps the host's .football out, so create it.
+RUN mkdir -p /app/.football/feast \
+    && FOOTBALL_ENV=local FOOTBALL_STATE_DIR=/app/.football feast --chdir feature_repo apply \
     && rm -rf /app/.football/dagster_home
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 # football_platform — every entry point a person or CI needs.
 #   make install   build .venv from requirements.lock (+ the validators' .venv-tools), prepare the dbt manifest
 #   make demo      the whole graph on the local profile (embedded: DuckDB, SQLite), then the API
-#   make test      every test (starts PostgreSQL and Redis when they are down)
+#   make test      every test (starts PostgreSQL and Redis when they are down, and the Docker engine for tests/containers)
+#   make images    build football-platform:prod and :dev (a local Debian base image when no registry is reachable)
 
 PYTHON ?= python3
 VENV := .venv
@@ -18,7 +19,7 @@ DEMO_API_KEY ?= demo-key
 # Two workers: the suite is dominated by real services and subprocesses, and the machine has two cores.
 PYTEST_ARGS ?= -n 2 --dist loadgroup -p no:cacheprovider -rfE --durations=25
 
-.PHONY: install system-deps demo test lint docs docs-serve dev bench clean services manifest
+.PHONY: install system-deps demo test test-containers lint docs docs-serve dev bench clean services manifest images docker-engine
 
 install: system-deps $(VENV)/.installed .venv-tools/.installed
 
@@ -51,8 +52,25 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 services:
 	./scripts/ensure_services.sh
 
-test: install services
-	$(BIN)/pytest $(PYTEST_ARGS)
+# docker.io + debootstrap installed and dockerd running (tests/containers, images); a no-op when the engine answers.
+docker-engine:
+	./scripts/ensure_docker.sh
+
+# Both images, built with BuildKit and the layer cache; prints NAME SIZE_BYTES SECONDS per image.
+images: docker-engine
+	nice -n 10 ./scripts/build_images.sh
+
+# tests/containers (images built here, the local compose stack) run after the rest, in one process of their own:
+# their session fixtures (images, stack) must run once, and xdist's loadgroup does not keep a group on one worker
+# with the pinned pytest/xdist. `make test-containers` runs only them.
+CONTAINER_PYTEST_ARGS ?= -p no:cacheprovider -rfE --durations=25
+
+test: install services docker-engine
+	$(BIN)/pytest $(PYTEST_ARGS) -m "not containers"
+	$(BIN)/pytest $(CONTAINER_PYTEST_ARGS) -m containers tests/containers
+
+test-containers: install services docker-engine
+	$(BIN)/pytest $(CONTAINER_PYTEST_ARGS) -m containers tests/containers
 
 lint: install
 	$(BIN)/ruff check football_platform serving tests benchmarks

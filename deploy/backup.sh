@@ -7,17 +7,17 @@
 # Connection: the usual libpq variables (PGHOST, PGPORT, PGUSER, PGPASSWORD), or --compose to run
 # pg_dump inside the docker-compose `postgres` container (same server version as the data).
 # Each dump DIR/<db>-<UTC stamp>.dump gets a <dump>.sha256 beside it; restore.sh checks it.
-# Dumps older than --keep-days (default 14) are deleted after a successful run.
-# Cron (host of the compose stack), daily at 02:30 UTC:
-#   30 2 * * * cd /srv/football-platform && deploy/backup.sh --compose --out /srv/backups >> /var/log/football-platform/backup.log 2>&1
+# Dumps older than --keep-days (default 30, the guide's retention) are deleted after a successful run.
+# Scheduled: the compose service `backup` runs this daily at 02:30 UTC (deploy/backup-schedule.sh); on Kubernetes
+# the chart's CronJob (backup.enabled) does the same and copies the dumps to S3.
 set -euo pipefail
 
 out_dir="./backups"
-keep_days=14
+keep_days=30
 use_compose=0
 databases=()
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
     case "$1" in

@@ -31,7 +31,8 @@ docker_bin="${DOCKER:-docker}"
 api_url="${API_URL:-http://127.0.0.1:8000}"
 health_timeout="${HEALTH_TIMEOUT:-300}"
 env_file="${ENV_FILE:-.env}"
-required_secrets=(POSTGRES_PASSWORD REDIS_PASSWORD MINIO_ROOT_PASSWORD GRAFANA_ADMIN_PASSWORD)
+# ALERTMANAGER_WEBHOOK_URL: where alerts are delivered (compose refuses to start without it, like the passwords).
+required_secrets=(POSTGRES_PASSWORD REDIS_PASSWORD MINIO_ROOT_PASSWORD GRAFANA_ADMIN_PASSWORD ALERTMANAGER_WEBHOOK_URL)
 
 step() { echo "deploy[$env_name]: $*"; }
 fail() { echo "deploy[$env_name]: FAILED at $*" >&2; exit 1; }

@@ -21,7 +21,7 @@ wait_for() { for _ in $(seq 1 30); do "$1" && return 0; sleep 1; done; return 1;
 if ! pg_up; then
   echo "PostgreSQL is not answering on $PG_HOST:$PG_PORT; starting it" >&2
   if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    pg_ctlcluster --skip-systemctl-redirect "$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | head -1)" main start || true
   elif command -v docker >/dev/null 2>&1; then
     docker compose up -d postgres || true
   fi

@@ -515,6 +515,8 @@ def create_app(
                 metrics.data_freshness.labels("batch_predictions").set(now - generated.timestamp())
             except ValueError:
                 pass
+        for asset, materialized in store.materialized_at.items():
+            metrics.data_freshness.labels(asset).set(now - materialized)
         perf = store.performance
         if perf:
             metrics.model_rolling_rps.labels(perf["model"]).set(perf["rps_model"])

@@ -455,6 +455,11 @@ class OnlineFeatureReader:
             return False, f"{self.backend}: {type(exc).__name__}: {str(exc)[:200]}"
 
 
+# Assets whose age the API exports as football_data_freshness_seconds (StaleData alert, business dashboard); the
+# age of batch_predictions comes from the batch itself.
+FRESHNESS_ASSETS = ("raw_matches",)
+
+
 class PredictionStore:
     """The latest batch predictions in memory, refreshed in the background from Redis, else the warehouse."""
 
@@ -470,6 +475,9 @@ class PredictionStore:
         self.loaded_at: float = 0.0
         self.last_error: str | None = None
         self.performance: dict[str, Any] | None = None  # rolling RPS of settled predictions
+        # Unix time of the last materialisation of each asset in FRESHNESS_ASSETS (ops.asset_health), for
+        # football_data_freshness_seconds{asset=...}.
+        self.materialized_at: dict[str, float] = {}
         self.version = 0  # bumped whenever a refresh replaces the batch (rendered pages are dropped then)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -512,8 +520,24 @@ class PredictionStore:
             self.performance = self._performance()
         except Exception as exc:
             errors.append(f"performance: {type(exc).__name__}: {exc}")
+        try:
+            self.materialized_at = self._materialized_at()
+        except Exception as exc:
+            errors.append(f"asset health: {type(exc).__name__}: {exc}")
         self.loaded_at = time.monotonic()
         self.last_error = "; ".join(errors) or None
+
+    def _materialized_at(self) -> dict[str, float]:
+        """Last materialisation of the source data assets, from the health report's ``ops.asset_health``."""
+        if not _warehouse_table(self.warehouse, "ops.asset_health"):
+            return {}
+        names = ", ".join(f"'{name}'" for name in FRESHNESS_ASSETS)
+        frame = self.warehouse.query_df(
+            f"""SELECT asset_key, last_materialized_at FROM ops.asset_health
+                WHERE asset_key IN ({names}) AND last_materialized_at IS NOT NULL""",
+            read_only=True,
+        )
+        return {row.asset_key: pd.Timestamp(row.last_materialized_at).timestamp() for row in frame.itertuples()}
 
     def _performance(self, window: int = ROLLING_MATCHES) -> dict[str, Any] | None:
         """Mean RPS of the model and of the closing line over the last ``window`` settled matches."""

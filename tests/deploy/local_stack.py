@@ -30,6 +30,7 @@ DUMMY_SECRETS = {
     "REDIS_PASSWORD": "stack-test-redis",
     "MINIO_ROOT_PASSWORD": "stack-test-minio",
     "GRAFANA_ADMIN_PASSWORD": "stack-test-grafana",
+    "ALERTMANAGER_WEBHOOK_URL": "http://127.0.0.1:9/alerts",
 }
 # What the processes inherit besides compose's variables: nothing of the test runner's FOOTBALL_*, MLFLOW_*,
 # AWS_*, DAGSTER_* (a leak from there would make the test prove nothing about compose's wiring).

@@ -180,3 +180,47 @@ def test_template_parameters_hold_no_secret_defaults(path):
     for name, param in load(path).get("Parameters", {}).items():
         if re.search(r"(?i)password|secret|token|webhook", name):
             assert param.get("NoEcho") is True and param.get("Default", "") == ""
+
+
+def test_the_alb_does_not_route_metrics_or_stats_to_the_api():
+    rules = resources("AWS::ElasticLoadBalancingV2::ListenerRule")
+    ordered = sorted(rules.values(), key=lambda rule: rule["Properties"]["Priority"])
+    blocked = None
+    for rule in ordered:
+        props = rule["Properties"]
+        paths = [c["PathPatternConfig"]["Values"] for c in props["Conditions"] if c["Field"] == "path-pattern"]
+        hosts = [c["HostHeaderConfig"]["Values"] for c in props["Conditions"] if c["Field"] == "host-header"]
+        if paths and hosts == [[{"Ref": "ApiDomainName"}]]:
+            blocked = set(paths[0])
+            assert props["Actions"][0]["Type"] == "fixed-response"
+            assert props["Actions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
+        if props["Actions"][0].get("TargetGroupArn") == {"Ref": "ApiTargetGroup"}:
+            # The forward rule comes after the block (ALB evaluates the lowest priority number first).
+            assert blocked is not None and {"/metrics", "/metrics/*", "/stats", "/stats/*"} <= blocked
+            return
+    pytest.fail("no rule forwards to ApiTargetGroup")
+
+
+def test_cloudwatch_alarms_on_alb_ecs_rds_and_elasticache_notify_the_sns_topic():
+    alarms = resources("AWS::CloudWatch::Alarm")
+    (topic_name,) = resources("AWS::SNS::Topic")
+    namespaces = set()
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": topic_name}], name
+        assert props["OKActions"] == [{"Ref": topic_name}], name
+        if "Namespace" in props:
+            namespaces.add(props["Namespace"])
+        for metric in props.get("Metrics", []):
+            if "MetricStat" in metric:
+                namespaces.add(metric["MetricStat"]["Metric"]["Namespace"])
+    assert {"AWS/ApplicationELB", "AWS/ECS", "AWS/RDS", "AWS/ElastiCache"} <= namespaces
+    names = {alarm["Properties"]["AlarmName"]["Fn::Sub"].split("-", 1)[1] for alarm in alarms.values()}
+    assert {"HighErrorRate", "APIDown", "DatabaseDown", "RedisDown"} <= names
+    # The topic is encrypted with the platform key, which lets CloudWatch publish to it.
+    topic = resources("AWS::SNS::Topic")[topic_name]
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "PlatformKey"}
+    (key,) = resources("AWS::KMS::Key").values()
+    principals = [s["Principal"] for s in key["Properties"]["KeyPolicy"]["Statement"]]
+    assert {"Service": "cloudwatch.amazonaws.com"} in principals
+    assert "AlertTopicArn" in load(PLATFORM)["Outputs"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from .conftest import ADMIN_DSN, PG_ENV, REPO_ROOT, run, system_binary
+from .conftest import ADMIN_DSN, PG_ENV, REPO_ROOT, free_port, run, system_binary
 
 BACKUP = REPO_ROOT / "deploy" / "backup.sh"
 RESTORE = REPO_ROOT / "deploy" / "restore.sh"
@@ -118,3 +118,52 @@ def test_backup_expires_only_old_dumps(tmp_path, temp_database_factory):
     assert result.returncode == 0, result.stderr
     assert not old.exists()
     assert len(list(tmp_path.glob(f"{source}-*.dump"))) == 1
+
+
+def test_backup_defaults_to_the_guides_30_days_of_retention(tmp_path, temp_database_factory):
+    source = temp_database_factory("bk_keep")
+    day = 86400
+    now = __import__("time").time()
+    kept, expired = tmp_path / "warehouse-kept.dump", tmp_path / "warehouse-expired.dump"
+    for path, age_days in ((kept, 29), (expired, 32)):
+        path.write_bytes(b"x")
+        os.utime(path, (now - age_days * day, now - age_days * day))
+    result = run(["bash", str(BACKUP), "--out", str(tmp_path), source], env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert kept.exists() and not expired.exists()
+
+
+def test_backup_to_s3_uploads_verified_dumps_and_expires_old_ones(tmp_path, temp_database_factory):
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    source = temp_database_factory("bk_s3")
+    assert run(["bash", str(BACKUP), "--out", str(tmp_path), source], env=ENV).returncode == 0
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        s3_env = {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test",
+                  "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+        s3 = boto3.client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL_S3"], region_name="us-east-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+        s3.create_bucket(Bucket="backups")
+        script = [str(REPO_ROOT / ".venv" / "bin" / "python"), str(REPO_ROOT / "deploy" / "backup_to_s3.py"),
+                  str(tmp_path), "s3://backups/pg", "--keep-days", "30"]
+        result = run(script, env=os.environ | s3_env)
+        assert result.returncode == 0, result.stderr
+        keys = {o["Key"] for o in s3.list_objects_v2(Bucket="backups")["Contents"]}
+        (dump,) = tmp_path.glob("*.dump")
+        assert keys == {f"pg/{dump.name}", f"pg/{dump.name}.sha256"}
+        assert s3.get_object(Bucket="backups", Key=f"pg/{dump.name}")["Body"].read() == dump.read_bytes()
+        # Nothing to expire yet; with --keep-days 0 every object is older than the cutoff and goes.
+        result = run([*script[:-1], "0"], env=os.environ | s3_env)
+        assert result.returncode == 0 and "expired" in result.stdout, result.stdout + result.stderr
+        # A damaged dump uploads nothing.
+        dump.write_bytes(dump.read_bytes() + b"x")
+        s3.delete_object(Bucket="backups", Key=f"pg/{dump.name}")
+        result = run(script, env=os.environ | s3_env)
+        assert result.returncode != 0 and "checksum mismatch" in result.stderr
+        assert "Contents" not in s3.list_objects_v2(Bucket="backups", Prefix=f"pg/{dump.name}")
+    finally:
+        server.stop()

@@ -55,9 +55,21 @@ STACK_VARS = {
     "FOOTBALL_IMAGE",
     "FOOTBALL_BUILD_TARGET",
     "FOOTBALL_DATA_DIR",
+    # Alert delivery, the TLS proxy and the backup service (issue 14).
+    "ALERTMANAGER_WEBHOOK_URL",
+    "FOOTBALL_DOMAIN",
+    "FOOTBALL_TLS",
+    "FOOTBALL_HTTP_PORT",
+    "FOOTBALL_HTTPS_PORT",
+    "BACKUP_AT",
+    "BACKUP_KEEP_DAYS",
+    "BACKUP_HOST_DIR",
+    "BACKUP_ON_START",
 }
 # Secrets: empty in .env.example, and compose refuses to start without them.
-REQUIRED_SECRETS = {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+# (ALERTMANAGER_WEBHOOK_URL: where alerts go; webhook URLs carry tokens, and a stack without a receiver is refused.)
+REQUIRED_SECRETS = {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
+                    "ALERTMANAGER_WEBHOOK_URL"}
 APP_SERVICES = {"dagster-code", "dagster-webserver", "dagster-daemon", "api", "feast-apply"}
 
 
@@ -211,6 +223,9 @@ def test_services_and_ports():
         "postgres-exporter",
         "redis-exporter",
         "grafana",
+        "proxy",
+        "alertmanager",
+        "backup",
     }
     assert set(services) == expected
     published = {name: [p.split(":")[-1] for p in svc.get("ports", [])] for name, svc in services.items()}
@@ -219,9 +234,12 @@ def test_services_and_ports():
     assert published["mlflow"] == ["5000"]
     assert published["grafana"] == ["3000"] and services["grafana"]["ports"][0].startswith("127.0.0.1:3001:")
     assert published["prometheus"] == ["9090"]
-    # Host ports bind to loopback only; PostgreSQL and Redis are not published at all.
+    assert published["alertmanager"] == ["9093"]
+    # The TLS proxy is the one way in from outside (80 only redirects to 443).
+    assert services["proxy"]["ports"] == ["${FOOTBALL_HTTP_PORT:-80}:80", "${FOOTBALL_HTTPS_PORT:-443}:443"]
+    # Every other host port binds to loopback only; PostgreSQL and Redis are not published at all.
     for name, svc in services.items():
-        for port in svc.get("ports", []):
+        for port in svc.get("ports", []) if name != "proxy" else []:
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
     assert "ports" not in services["postgres"] and "ports" not in services["redis"]
 
@@ -286,3 +304,10 @@ def test_prod_override_only_touches_services_of_the_base_file():
     assert total <= 15.0, f"memory limits add up to {total:.1f} GB on a 16 GB host"
     api_cmd = prod["api"]["command"]
     assert api_cmd[api_cmd.index("--workers") + 1] == "4"
+
+
+def test_postgres_is_healthy_only_once_its_init_scripts_have_run():
+    # The image runs /docker-entrypoint-initdb.d on a server that listens on the Unix socket only; a socket
+    # pg_isready calls that ready and dependants (feast-apply) start before the databases exist.
+    test = load_yaml(COMPOSE)["services"]["postgres"]["healthcheck"]["test"]
+    assert "-h 127.0.0.1" in test[1]

@@ -13,9 +13,13 @@ import pytest
 
 from .conftest import REPO_ROOT, run, system_binary, tool
 
-SCRIPTS = sorted((REPO_ROOT / "deploy").rglob("*.sh"))
+# The deployment scripts and the machine scripts (images, Docker engine, services).
+SCRIPTS = sorted((REPO_ROOT / "deploy").rglob("*.sh")) + sorted((REPO_ROOT / "scripts").glob("*.sh"))
 DEPLOY = REPO_ROOT / "deploy" / "deploy.sh"
-SECRETS = "POSTGRES_PASSWORD=a\nREDIS_PASSWORD=b\nMINIO_ROOT_PASSWORD=c\nGRAFANA_ADMIN_PASSWORD=d\n"
+SECRETS = (
+    "POSTGRES_PASSWORD=a\nREDIS_PASSWORD=b\nMINIO_ROOT_PASSWORD=c\nGRAFANA_ADMIN_PASSWORD=d\n"
+    "ALERTMANAGER_WEBHOOK_URL=http://receiver.example/alerts\n"
+)
 
 
 def test_shellcheck_is_clean():

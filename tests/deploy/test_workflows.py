@@ -75,3 +75,21 @@ def test_secrets_are_named_never_stored():
     deploy = load("deploy.yml")
     assert deploy["permissions"] == {"contents": "read"}
     assert deploy["jobs"]["image"]["permissions"]["id-token"] == "write"  # OIDC, no stored AWS keys
+
+
+def test_a_helm_only_setup_assumes_no_aws_role_and_sets_the_ingress_hosts():
+    jobs = load("deploy.yml")["jobs"]
+    for step in jobs["image"]["steps"]:
+        uses = str(step.get("uses", ""))
+        if uses.startswith(("aws-actions/configure-aws-credentials", "aws-actions/amazon-ecr-login")):
+            assert step.get("if") == "contains(vars.DEPLOY_TARGETS, 'ecs')", step
+    build = next(s for s in jobs["image"]["steps"] if str(s.get("uses", "")).startswith("docker/build-push-action"))
+    assert build["with"]["tags"] == "${{ steps.names.outputs.tags }}"  # GHCR always, ECR only with an ECR login
+    names = next(s for s in jobs["image"]["steps"] if s.get("id") == "names")["run"]
+    assert 'if [ -n "$REGISTRY" ]' in names
+    helm = " ".join(step.get("run", "") for step in jobs["deploy-helm"]["steps"])
+    assert '--set-string "ingress.host=${API_DOMAIN}"' in helm
+    assert '--set-string "ingress.dagsterWebserver.host=${DAGSTER_DOMAIN}"' in helm
+    env = {k: v for step in jobs["deploy-helm"]["steps"] for k, v in step.get("env", {}).items()}
+    assert env["API_DOMAIN"] == "${{ vars.API_DOMAIN }}" and env["DAGSTER_DOMAIN"] == "${{ vars.DAGSTER_DOMAIN }}"
+    assert "aws" not in " ".join(str(s.get("uses", "")) for s in jobs["deploy-helm"]["steps"])

@@ -166,6 +166,40 @@ def test_metrics_expose_contract_names(client):
     assert 'route="/predict"' in text
 
 
+def test_an_empty_key_list_leaves_the_api_closed_as_env_example_says(env):
+    """FOOTBALL_API_KEYS empty (and no ops.api_keys row for the key): prediction routes answer 401, not open."""
+    with TestClient(redis_app(env, settings=replace(env.settings, api_keys=()))) as c:
+        assert c.get("/predictions").status_code == 401
+        assert c.get("/predictions", headers={"X-API-Key": "anything"}).status_code == 401
+        assert c.get("/health").status_code == 200
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    comment = text[: text.index("\nFOOTBALL_API_KEYS=")].rsplit("\n\n", 1)[-1]
+    assert "401" in comment and "open (local only)" not in comment, comment
+
+
+def test_raw_matches_freshness_comes_from_the_health_report(env):
+    """football_data_freshness_seconds{asset="raw_matches"}: what the StaleData alert, the dashboard and the
+    runbook read; the age of the last raw_matches materialisation in ops.asset_health."""
+    from football_platform.lib.health import HEALTH_COLUMNS
+
+    columns = ", ".join(f'"{name}" {sql_type}' for name, sql_type in HEALTH_COLUMNS.items())
+    with env.warehouse.connect() as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
+        conn.execute("DROP TABLE IF EXISTS ops.asset_health")
+        conn.execute(f"CREATE TABLE ops.asset_health ({columns})")
+        conn.execute("""INSERT INTO ops.asset_health (asset_key, status, last_materialized_at, checks_passed,
+                        checks_failed, checks_warned, checks_not_run, reported_at)
+                        VALUES ('raw_matches', 'HEALTHY', now() - INTERVAL 3 HOUR, 0, 0, 0, 0, now())""")
+    try:
+        with TestClient(redis_app(env)) as c:
+            families = {f.name: f for f in text_string_to_metric_families(c.get("/metrics").text)}
+        ages = {s.labels["asset"]: s.value for s in families["football_data_freshness_seconds"].samples}
+        assert 3 * 3600 - 60 < ages["raw_matches"] < 3 * 3600 + 600, ages
+    finally:
+        with env.warehouse.connect() as conn:
+            conn.execute("DROP TABLE IF EXISTS ops.asset_health")
+
+
 def _closed_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -17,12 +17,13 @@ app.kubernetes.io/name: {{ include "football-api.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{/* Common labels; the component is `api` unless the context carries another (mlflow.yaml passes "mlflow"). */}}
 {{- define "football-api.labels" -}}
 {{ include "football-api.selectorLabels" . }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/component: api
+app.kubernetes.io/component: {{ .component | default "api" }}
 {{- range $k, $v := .Values.networkPolicy.platformPodLabels }}
 {{ $k }}: {{ $v | quote }}
 {{- end }}
