@@ -89,7 +89,7 @@ def list_api_keys(warehouse: Any) -> list[dict[str, Any]]:
     frame = warehouse.query_df(
         "SELECT name, scopes, rate_per_second, burst, created_at, expires_at, revoked_at FROM ops.api_keys "
         "ORDER BY created_at, name")
-    return frame.to_dict("records")
+    return [{k: (None if v is None or v != v else v) for k, v in rec.items()} for rec in frame.to_dict("records")]
 
 
 def revoke_api_key(warehouse: Any, name: str) -> int:
