@@ -202,6 +202,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = ServingOptions(
         rate_limit_per_second=args.rate_limit,
         rate_limit_burst=args.rate_burst,
+        anonymous_rate_per_second=args.anonymous_rate,
+        anonymous_burst=args.anonymous_burst,
         cors_origins=tuple(o.strip() for o in (args.cors_origins or "").split(",") if o.strip()),
         model_poll_seconds=args.model_poll_seconds,
         access_log=not args.no_access_log,
@@ -275,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="forked uvicorn workers sharing the port")
     serve.add_argument("--rate-limit", type=float, default=50.0, help="requests/s per API key (0: off)")
     serve.add_argument("--rate-burst", type=float, default=100.0, help="token bucket size per API key")
+    serve.add_argument("--anonymous-rate", type=float, default=5.0,
+                       help="requests/s per client address without a valid key (0: off)")
+    serve.add_argument("--anonymous-burst", type=float, default=20.0, help="token bucket size per client address")
     serve.add_argument("--cors-origins", help="comma-separated allowed origins (default: CORS off)")
     serve.add_argument("--model-poll-seconds", type=float, default=30.0, help="how often to look for a new production model")
     serve.add_argument("--no-access-log", action="store_true", help="no JSON line per request")

@@ -113,12 +113,18 @@ Day = Annotated[dt.date, BeforeValidator(_date),
                 WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN})]
 
 
+NOT_BLANK = r"[^\s\x1c-\x1f]"
+
+
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"home_team": "Arsenal", "away_team": "Chelsea", "league": "E0", "kickoff": "2024-08-17"}]
     })
-    home_team: str = Field(min_length=1, max_length=64, description="the site's short name, e.g. 'Man United'")
-    away_team: str = Field(min_length=1, max_length=64)
+    # Not blank: at least one character that str.strip() keeps (\s plus the separators \x1c-\x1f).
+    home_team: str = Field(min_length=1, max_length=64, pattern=NOT_BLANK,
+                           description="the site's short name, e.g. 'Man United'")
+    away_team: str = Field(min_length=1, max_length=64, pattern=NOT_BLANK,
+                           description="another team than home_team (compared without surrounding spaces)")
     league: League | None = Field(default=None, description="division code, e.g. E0")
     kickoff: Day | None = Field(default=None, description="default: the as_of date, else the day after "
                                 "the later of the two teams' last matches")
