@@ -296,7 +296,7 @@ class SqliteBuckets:
 class SharedRateLimiter:
     """Per-key limits (the key's own rate and burst, else the defaults) and per-address limits for requests
     without a valid key, kept in ``buckets`` (Redis or SQLite). When that store fails the process falls back to
-    its own buckets (still limited, per worker) and logs it."""
+    its own buckets (still limited, per worker) for half a second at a time, and logs it."""
 
     def __init__(self, buckets: Any, rate: float = 50.0, burst: float = 100.0, anonymous_rate: float = 5.0,
                  anonymous_burst: float = 20.0):
@@ -305,6 +305,7 @@ class SharedRateLimiter:
         self.anonymous_rate, self.anonymous_burst = anonymous_rate, anonymous_burst
         self.local = RateLimiter()
         self._warned = 0.0
+        self._shared_after = 0.0  # after a failure the store is left alone briefly: no timeout paid per request
 
     @classmethod
     def for_settings(cls, settings: Any, **limits: float) -> SharedRateLimiter:
@@ -326,9 +327,12 @@ class SharedRateLimiter:
         if rate <= 0:
             return True, 0.0
         burst = max(1.0, burst)
+        if time.monotonic() < self._shared_after:
+            return self.local.take(name, rate, burst)
         try:
             return await self.buckets.take(name, rate, burst)
         except Exception as exc:
+            self._shared_after = time.monotonic() + 0.5
             if time.monotonic() - self._warned > 60:
                 self._warned = time.monotonic()
                 log.warning("shared rate limit store unavailable, limiting per process: %s", type(exc).__name__)

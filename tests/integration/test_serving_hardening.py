@@ -23,7 +23,7 @@ from football_platform.cli import main as cli_main
 from football_platform.lib.warehouse import Warehouse
 from football_platform.settings import Settings
 from serving.app import ServingOptions, create_app
-from serving.auth import KeyStore, SqliteBuckets, create_api_key
+from serving.auth import KeyStore, Principal, RedisBuckets, SharedRateLimiter, SqliteBuckets, create_api_key
 from serving.features import OnlineFeatureReader, redis_client
 from tests.conftest import REDIS_TEST_URL
 from tests.integration.test_serving_api import _closed_port, env, redis_app, serve  # noqa: F401 - the env fixture
@@ -266,6 +266,16 @@ def test_sqlite_buckets_are_shared_by_processes(tmp_path):
     for p in procs:
         p.join()
     assert sum(sum(r) for r in results) == 10  # one bucket of 10 for both processes, not 10 each
+
+
+def test_limiter_falls_back_to_process_buckets_when_redis_is_down():
+    limiter = SharedRateLimiter(RedisBuckets(f"redis://127.0.0.1:{_closed_port()}/15", "down"), rate=0.01, burst=2)
+    who = Principal(name="k", scopes=frozenset({"read"}))
+
+    async def three() -> list[bool]:
+        return [(await limiter.allow(who))[0] for _ in range(3)]
+
+    assert asyncio.run(three()) == [True, True, False]  # still limited (per process) while the store is down
 
 
 def test_rate_limits_hold_across_two_workers(env, tmp_path):
