@@ -40,8 +40,8 @@ from serving.features import FeaturesUnavailable, OnlineFeatureReader, Predictio
 from serving.guard import MAX_BODY_BYTES, Guard
 from serving.metrics import Metrics
 from serving.model import ModelHolder
-from serving.predict import PATH as PREDICT_PATH
 from serving.predict import DATE_MAX, DATE_MIN, DATE_PATTERN, PredictFastPath, Predictor, iso_date
+from serving.predict import PATH as PREDICT_PATH
 
 log = logging.getLogger("serving.api")
 

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.serving_env import API_KEY, ServingEnv, build_env, clean_redis, publish_batch, register, train_tiny
+from benchmarks.serving_env import API_KEY, ServingEnv, register, train_tiny
 from football_platform.lib.predictions import MODEL_NAME
 from serving.app import ServingOptions, create_app
 from serving.auth import create_api_key
@@ -29,14 +29,6 @@ from tests.conftest import REDIS_TEST_URL
 pytestmark = pytest.mark.redis
 H = {"X-API-Key": API_KEY}
 FAST = ServingOptions(rate_limit_per_second=0, model_poll_seconds=3600, access_log=False)
-
-
-@pytest.fixture(scope="session")
-def env(tmp_path_factory) -> ServingEnv:
-    env = build_env(tmp_path_factory.getbasetemp() / "serving_env", REDIS_TEST_URL)
-    env.__dict__["predictions"] = publish_batch(env)
-    yield env
-    clean_redis(env.settings)
 
 
 def redis_app(env: ServingEnv, options: ServingOptions = FAST, settings=None):

@@ -26,7 +26,7 @@ from serving.app import ServingOptions, create_app
 from serving.auth import KeyStore, Principal, RedisBuckets, SharedRateLimiter, SqliteBuckets, create_api_key
 from serving.features import OnlineFeatureReader, redis_client
 from tests.conftest import REDIS_TEST_URL
-from tests.integration.test_serving_api import _closed_port, env, redis_app, serve  # noqa: F401 - the env fixture
+from tests.integration.test_serving_api import _closed_port, redis_app, serve
 
 pytestmark = pytest.mark.redis
 H = {"X-API-Key": API_KEY}
