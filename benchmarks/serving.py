@@ -331,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
             first = httpx.post(f"{url}/predict", content=bodies[0], timeout=30,
                                headers={"X-API-Key": KEY, "Content-Type": "application/json"})
             first.raise_for_status()
-            backend = httpx.get(f"{url}/health/detailed", timeout=30).json()["features"]["backend"]
+            backend = httpx.get(f"{url}/health/detailed", headers={"X-API-Key": KEY},
+                                timeout=30).json()["features"]["backend"]
             assert backend == profile, (backend, profile)
             return proc, url
 

@@ -156,12 +156,54 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = ServingOptions(
         rate_limit_per_second=args.rate_limit,
         rate_limit_burst=args.rate_burst,
+        anonymous_rate_per_second=args.anonymous_rate,
+        anonymous_burst=args.anonymous_burst,
         cors_origins=tuple(o.strip() for o in (args.cors_origins or "").split(",") if o.strip()),
         model_poll_seconds=args.model_poll_seconds,
         access_log=not args.no_access_log,
         predict_cache_size=args.predict_cache,
     )
     return run(get_settings(), options, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """``keys create|list|revoke``: API keys in ``ops.api_keys`` (the secret printed once, only its hash stored)."""
+    import datetime as dt
+
+    from football_platform.lib.warehouse import Warehouse
+    from serving.auth import create_api_key, list_api_keys, revoke_api_key
+
+    warehouse = Warehouse.for_settings(get_settings())
+    if args.action == "create":
+        expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=args.expires_days)) if args.expires_days else None
+        scopes = tuple(s.strip() for s in args.scopes.split(",") if s.strip())
+        key = create_api_key(warehouse, args.name, scopes, rate_per_second=args.rate, burst=args.burst,
+                             expires_at=expires)
+        print(f"created key {args.name!r} (shown once, store it now):", file=sys.stderr)
+        print(key)
+    elif args.action == "list":
+        for row in list_api_keys(warehouse):
+            print(json.dumps(row, default=str))
+    elif not revoke_api_key(warehouse, args.name):
+        raise CliError(f"no active key named {args.name!r}")
+    else:
+        print(f"revoked {args.name!r} (the API drops it at its next key refresh, within a minute)", file=sys.stderr)
+    return 0
+
+
+def _add_keys_parser(sub) -> None:
+    keys = sub.add_parser("keys", help="API keys: create (prints the secret once), list, revoke")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="a new key; prints it once (only its sha256 is stored)")
+    create.add_argument("name")
+    create.add_argument("--scopes", default="read", help="read and/or admin, comma-separated (admin implies read)")
+    create.add_argument("--rate", type=float, help="requests/s for this key (default: the server's --rate-limit)")
+    create.add_argument("--burst", type=float, help="token bucket size (default: the rate when --rate is given)")
+    create.add_argument("--expires-days", type=float, help="the key stops working after this many days")
+    actions.add_parser("list", help="every key (name, scopes, rate, burst, expiry, revocation), never the secret")
+    revoke = actions.add_parser("revoke", help="revoke the active key of this name")
+    revoke.add_argument("name")
+    keys.set_defaults(func=cmd_keys)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="forked uvicorn workers sharing the port")
     serve.add_argument("--rate-limit", type=float, default=50.0, help="requests/s per API key (0: off)")
     serve.add_argument("--rate-burst", type=float, default=100.0, help="token bucket size per API key")
+    serve.add_argument("--anonymous-rate", type=float, default=5.0,
+                       help="requests/s per client address without a valid key (0: off)")
+    serve.add_argument("--anonymous-burst", type=float, default=20.0, help="token bucket size per client address")
     serve.add_argument("--cors-origins", help="comma-separated allowed origins (default: CORS off)")
     serve.add_argument("--model-poll-seconds", type=float, default=30.0, help="how often to look for a new production model")
     serve.add_argument("--no-access-log", action="store_true", help="no JSON line per request")
@@ -196,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="POST /predict answers kept per pair of online rows as read (0: off)")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
+    _add_keys_parser(sub)
 
     backtest = sub.add_parser("backtest", help="walk-forward out-of-sample predictions for the test seasons")
     backtest.add_argument("--source", help="directory in the site's layout, or a base URL (default: FOOTBALL_DATA_SOURCE)")

@@ -40,7 +40,8 @@ class Settings:
     mlflow_tracking_uri: str = ""
     dagster_home: Path = PROJECT_ROOT / ".football" / "dagster_home"
     as_of: str | None = None
-    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    api_keys: tuple[str, ...] = field(default=(), repr=False)  # FOOTBALL_API_KEYS: scope read
+    admin_keys: tuple[str, ...] = field(default=(), repr=False)  # FOOTBALL_ADMIN_KEYS: scopes read and admin
     alert_webhook_url: str | None = field(default=None, repr=False)
 
     @property
@@ -107,5 +108,6 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         dagster_home=Path(env.get("DAGSTER_HOME", str(state_dir / "dagster_home"))),
         as_of=env.get("FOOTBALL_AS_OF") or None,
         api_keys=_csv(env.get("FOOTBALL_API_KEYS"), ()),
+        admin_keys=_csv(env.get("FOOTBALL_ADMIN_KEYS"), ()),
         alert_webhook_url=env.get("FOOTBALL_ALERT_WEBHOOK_URL") or None,
     )

@@ -19,27 +19,29 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 from starlette.middleware import Middleware
 
 from football_platform.lib.feature_store import FEATURE_SERVICE
 from football_platform.lib.warehouse import Warehouse
-from football_platform.settings import Settings
-from serving.auth import KeyStore, Principal, RateLimiter
-from serving.features import FeaturesUnavailable, OnlineFeatureReader, PredictionStore
+from football_platform.settings import DEFAULT_LEAGUES, Settings
+from serving.auth import KeyStore, Principal, SharedRateLimiter
+from serving.features import FeaturesUnavailable, OnlineFeatureReader, PredictionStore, public_error
+from serving.guard import MAX_BODY_BYTES, Guard
 from serving.metrics import Metrics
 from serving.model import ModelHolder
+from serving.predict import DATE_MAX, DATE_MIN, DATE_PATTERN, PredictFastPath, Predictor, iso_date
 from serving.predict import PATH as PREDICT_PATH
-from serving.predict import PredictFastPath, Predictor
 
 log = logging.getLogger("serving.api")
 
@@ -48,8 +50,12 @@ log = logging.getLogger("serving.api")
 class ServingOptions:
     """Knobs of one API process (CLI flags of ``football-platform serve``)."""
 
-    rate_limit_per_second: float = 50.0  # per key; <= 0 disables
+    rate_limit_per_second: float = 50.0  # per key without its own rate; <= 0 disables
     rate_limit_burst: float = 100.0
+    # Requests without a valid key, per client address (shared like the per-key limits); <= 0 disables.
+    anonymous_rate_per_second: float = 5.0
+    anonymous_burst: float = 20.0
+    max_body_bytes: int = MAX_BODY_BYTES
     cors_origins: tuple[str, ...] = ()
     model_poll_seconds: float = 30.0
     cache_refresh_seconds: float = 15.0
@@ -90,15 +96,38 @@ def configure_logging(level: str = "INFO") -> None:
 # ---------------------------------------------------------------- schemas
 
 
+League = Literal[DEFAULT_LEAGUES]  # the divisions the platform knows (a known one may still lack online features)
+
+
+def _date(value: Any) -> Any:
+    if isinstance(value, dt.date):  # built in Python, not parsed from a request
+        return value
+    day = iso_date(value)
+    if day is None:
+        raise ValueError(f"a YYYY-MM-DD date from {DATE_MIN} to {DATE_MAX}")
+    return day
+
+
+# Dates from requests: YYYY-MM-DD only (no numbers, no timestamps), bounded to a sane range.
+Day = Annotated[dt.date, BeforeValidator(_date),
+                WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN})]
+
+
+NOT_BLANK = r"[^\s\x1c-\x1f]"
+
+
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"home_team": "Arsenal", "away_team": "Chelsea", "league": "E0", "kickoff": "2024-08-17"}]
     })
-    home_team: str = Field(min_length=1, max_length=64, description="the site's short name, e.g. 'Man United'")
-    away_team: str = Field(min_length=1, max_length=64)
-    league: str | None = Field(default=None, min_length=1, max_length=8, description="division code, e.g. E0")
-    kickoff: dt.date | None = Field(default=None, description="default: the as_of date, else the day after "
-                                    "the later of the two teams' last matches")
+    # Not blank: at least one character that str.strip() keeps (\s plus the separators \x1c-\x1f).
+    home_team: str = Field(min_length=1, max_length=64, pattern=NOT_BLANK,
+                           description="the site's short name, e.g. 'Man United'")
+    away_team: str = Field(min_length=1, max_length=64, pattern=NOT_BLANK,
+                           description="another team than home_team (compared without surrounding spaces)")
+    league: League | None = Field(default=None, description="division code, e.g. E0")
+    kickoff: Day | None = Field(default=None, description="default: the as_of date, else the day after "
+                                "the later of the two teams' last matches")
 
     @field_validator("home_team", "away_team")
     @classmethod
@@ -183,8 +212,33 @@ class ErrorBody(BaseModel):
     detail: Any
 
 
+# Answers of serving.guard.Guard, before any route: every route may give the first three, keyed routes the others.
+ANY_ROUTE = {400: {"model": ErrorBody, "description": "malformed request (Content-Length, or a body not UTF-8)"},
+             413: {"model": ErrorBody, "description": "request body too large"},
+             431: {"model": ErrorBody, "description": "request headers (or X-API-Key) too large"}}
 ERRORS = {401: {"model": ErrorBody, "description": "missing or unknown X-API-Key"},
-          429: {"model": ErrorBody, "description": "rate limit exceeded"}}
+          403: {"model": ErrorBody, "description": "the key lacks the scope this route needs"},
+          429: {"model": ErrorBody, "description": "rate limit exceeded (per key, or per address without a valid "
+                                                   "key); see Retry-After"}}
+UNAVAILABLE = {503: {"model": ErrorBody, "description": "a store or the model this answer needs is unavailable"}}
+
+
+def _excerpt(value: Any, limit: int = 40) -> str:
+    """A short excerpt of client input for an error message (never the whole input, never a non-JSON value)."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for error in exc.errors()[:10]:
+        item = {"type": str(error.get("type", "")),
+                "loc": [x if isinstance(x, int) else _excerpt(x) for x in error.get("loc", ())],
+                "msg": _excerpt(str(error.get("msg", "")), 200)}
+        if "input" in error:
+            item["input"] = _excerpt(error["input"])
+        out.append(item)
+    return out
 
 
 # ---------------------------------------------------------------- request metrics / ids (pure ASGI: cheap)
@@ -287,8 +341,11 @@ def create_app(
                                                                 cache_teams=options.predict_cache_size > 0)
     store = prediction_store or PredictionStore(settings.redis_url, settings.redis_key_prefix, warehouse,
                                                 refresh_seconds=options.cache_refresh_seconds)
-    keys = key_store or KeyStore(settings.api_keys, warehouse, refresh_seconds=options.key_refresh_seconds)
-    limiter = RateLimiter(rate=options.rate_limit_per_second, burst=options.rate_limit_burst)
+    keys = key_store or KeyStore(settings.api_keys, warehouse, refresh_seconds=options.key_refresh_seconds,
+                                 admin_keys=settings.admin_keys)
+    limiter = SharedRateLimiter.for_settings(
+        settings, rate=options.rate_limit_per_second, burst=options.rate_limit_burst,
+        anonymous_rate=options.anonymous_rate_per_second, anonymous_burst=options.anonymous_burst)
     refresher = _Refresher([(options.key_refresh_seconds, keys.refresh),
                             (options.cache_refresh_seconds, reader.refresh)])
     started_at = time.time()
@@ -323,9 +380,12 @@ def create_app(
         title="football_platform prediction API",
         version="1.0",
         description="Match outcome probabilities (home/draw/away) from the `production` model. Send your key in "
-                    "`X-API-Key`; health and metrics routes are open.",
+                    "`X-API-Key` (scope `read`; `/admin/reload` needs `admin`); only `/health` (liveness) and "
+                    "`/metrics` (Prometheus) are open.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        responses=ANY_ROUTE,
+        redirect_slashes=False,  # a redirect would be built from the client's Host header
     )
     if options.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(options.cors_origins), allow_methods=["GET", "POST"],
@@ -336,25 +396,26 @@ def create_app(
     api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
     def principal(scope: str):
-        # async: in-memory checks only (the key table is refreshed in the background): no threadpool hop.
-        async def dependency(key: str | None = Depends(api_key_header)) -> Principal:
-            who = keys.lookup(key)
-            if who is None:
+        # The Guard has checked the key, its scope and its rate before any parsing (serving/guard.py); this
+        # dependency declares the key in the OpenAPI document and refuses a request the Guard did not admit.
+        async def dependency(request: Request, key: str | None = Depends(api_key_header)) -> Principal:
+            who = request.scope.get("state", {}).get("principal")
+            if who is None or scope not in who.scopes:
                 raise HTTPException(401, "missing or invalid X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
-            if scope not in who.scopes:
-                raise HTTPException(403, f"key {who.name!r} lacks the {scope!r} scope")
-            allowed, wait = limiter.allow(who.name, who.rate_per_second)
-            if not allowed:
-                raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": str(max(1, round(wait)))})
             return who
 
         return dependency
 
     reader_dep, admin_dep = Depends(principal("read")), Depends(principal("admin"))
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the whole input (and fails on NaN): an excerpt of each bad value only.
+        return JSONResponse({"detail": _validation_errors(exc)}, status_code=422)
+
     @app.exception_handler(FeaturesUnavailable)
     async def features_unavailable(request: Request, exc: FeaturesUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse({"detail": public_error(str(exc))}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -381,10 +442,10 @@ def create_app(
     @app.get("/predictions", response_model=PredictionPage, responses=ERRORS, tags=["predictions"],
              summary="Batch predictions of upcoming fixtures")
     async def list_predictions(
-        league: str | None = Query(None, max_length=8, examples=["E0"]),
+        league: League | None = Query(None, examples=["E0"]),
         team: str | None = Query(None, max_length=64, examples=["Arsenal"], description="home or away"),
-        date_from: Annotated[dt.date | None, Query(examples=["2026-01-31"])] = None,
-        date_to: Annotated[dt.date | None, Query(examples=["2026-02-28"])] = None,
+        date_from: Annotated[Day | None, Query(examples=["2026-01-31"])] = None,
+        date_to: Annotated[Day | None, Query(examples=["2026-02-28"])] = None,
         limit: int = Query(50, ge=1, le=500),
         offset: int = Query(0, ge=0, le=1_000_000),
         _: Principal = reader_dep,
@@ -420,8 +481,9 @@ def create_app(
 
     @app.post("/predict", response_model=PredictResponse, tags=["predictions"],
               summary="Probabilities for any pairing, from the online features of feature service match_outcome_v1",
-              responses={**ERRORS, 404: {"model": ErrorBody, "description": "unknown team (closest names given)"},
-                         422: {"model": ErrorBody, "description": "invalid body, or a league the store does not know"},
+              responses={**ERRORS, 404: {"model": ErrorBody, "description": "unknown team (closest names given), or a "
+                                                                       "league without online features"},
+                         422: {"model": ErrorBody, "description": "invalid body (an excerpt of each bad value)"},
                          503: {"model": ErrorBody, "description": "no model loaded or online store down"}})
     async def predict(body: PredictRequest, _: Principal = reader_dep) -> Any:
         # Plainly valid requests never get here: PredictFastPath answers them with the same Predictor.
@@ -429,7 +491,7 @@ def create_app(
                         media_type="application/json")
 
     @app.get("/teams", response_model=TeamList, responses=ERRORS, tags=["reference"])
-    def teams(league: str | None = Query(None, max_length=8, examples=["E0"]), _: Principal = reader_dep) -> Any:
+    def teams(league: League | None = Query(None, examples=["E0"]), _: Principal = reader_dep) -> Any:
         known = sorted(reader.teams().items())
         rows = [{"team": t, "league": d} for t, d in known if not league or d == league]
         return {"teams": rows, "count": len(rows)}
@@ -447,60 +509,72 @@ def create_app(
         keys.refresh()
         return {"swapped": swapped, **_model_status(holder), "predictions_source": store.source}
 
-    # -------------------------------------------------------- health, metrics, stats (open)
+    # -------------------------------------------------------- health (liveness open, the rest keyed), metrics, stats
+    # Internals are reported as states and exception class names only: no URL, host, user, path, PID or secret.
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], summary="Liveness (open)")
     def health() -> Any:
         return {"status": "ok"}
 
-    def _database() -> tuple[bool, str]:
+    def _database() -> tuple[bool, str | None]:
         try:
             with warehouse.connect(read_only=warehouse.is_duckdb) as conn:
                 conn.query_one("SELECT 1")
-            return True, warehouse.describe()
+            return True, None
         except Exception as exc:
-            return False, f"{warehouse.describe()}: {type(exc).__name__}: {str(exc)[:200]}"
+            return False, type(exc).__name__
 
-    @app.get("/health/database", tags=["health"])
-    def health_database() -> Any:
-        ok, detail = _database()
-        return JSONResponse({"status": "ok" if ok else "down", "detail": detail}, status_code=200 if ok else 503)
+    @app.get("/health/database", tags=["health"], responses={**ERRORS, **UNAVAILABLE})
+    def health_database(_: Principal = reader_dep) -> Any:
+        ok, error = _database()
+        return JSONResponse({"status": "ok" if ok else "down", "kind": warehouse.kind, "error": error},
+                            status_code=200 if ok else 503)
 
-    def _redis() -> tuple[bool, str]:
-        """Redis as this process uses it: Feast's online store (prod) and/or the prediction cache."""
+    def _redis() -> tuple[bool | None, str | None]:
+        """Redis as this process uses it: Feast's online store (prod) and/or the prediction cache; ``None``:
+        not configured."""
         client = reader.redis if reader.redis is not None else store.redis
         if client is None:
-            return True, "not configured (no REDIS_URL: predictions from the warehouse, online store SQLite)"
+            return None, None
         try:
             client.ping()
-            return True, "ok"
+            return True, None
         except Exception as exc:
-            return False, f"{type(exc).__name__}: {str(exc)[:200]}"
+            return False, type(exc).__name__
 
-    @app.get("/health/redis", tags=["health"])
-    def health_redis() -> Any:
-        ok, detail = _redis()
-        return JSONResponse({"status": "ok" if ok else "down", "detail": detail}, status_code=200 if ok else 503)
+    @app.get("/health/redis", tags=["health"], responses={**ERRORS, **UNAVAILABLE})
+    def health_redis(_: Principal = reader_dep) -> Any:
+        ok, error = _redis()
+        status = "not configured" if ok is None else "ok" if ok else "down"
+        return JSONResponse({"status": status, "error": error}, status_code=503 if ok is False else 200)
 
-    @app.get("/health/detailed", tags=["health"])
-    def health_detailed() -> Any:
-        redis_ok, redis_detail = _redis()
-        online_ok, online_detail = reader.ping()
-        db_ok, db_detail = _database()
+    @app.get("/health/detailed", tags=["health"], responses={**ERRORS, **UNAVAILABLE},
+             summary="Every dependency; 503 when a request path (/predict, /predictions) cannot be served")
+    def health_detailed(_: Principal = reader_dep) -> Any:
+        redis_ok, redis_error = _redis()
+        online_ok, _detail = reader.ping()
+        db_ok, db_error = _database()
         model = _model_status(holder)
-        degraded = not (redis_ok and online_ok and db_ok and holder.current is not None and holder.last_error is None)
-        return {"status": "degraded" if degraded else "ok",
-                "model": model,
-                "registry": {"reachable": holder.last_error is None, "error": holder.last_error},
-                "redis": {"ok": redis_ok, "detail": redis_detail},
-                "database": {"ok": db_ok, "detail": db_detail},
-                "predictions": {"source": store.source, "count": len(store.items), "generated_at": store.generated_at,
-                                "error": store.last_error},
-                "features": {"backend": reader.backend, "ok": online_ok, "detail": online_detail,
-                             "feature_service": FEATURE_SERVICE, "teams": len(reader.teams()),
-                             "error": reader.last_error},
-                "api_keys": {"error": keys.last_error},
-                "uptime_seconds": round(time.time() - started_at, 1)}
+        serving = {"/predict": holder.current is not None and online_ok,
+                   "/predictions": store.source in ("redis", "warehouse")
+                   or (store.source == "none" and not store.last_error)}
+        if not all(serving.values()):
+            status = "unavailable"
+        elif redis_ok is False or not db_ok or holder.last_error is not None:
+            status = "degraded"
+        else:
+            status = "ok"
+        return JSONResponse({
+            "status": status, "serving": serving, "model": model,
+            "registry": {"reachable": holder.last_error is None, "error": public_error(holder.last_error)},
+            "redis": {"ok": redis_ok, "error": redis_error},
+            "database": {"ok": db_ok, "kind": warehouse.kind, "error": db_error},
+            "predictions": {"source": store.source, "count": len(store.items), "generated_at": store.generated_at,
+                            "error": public_error(store.last_error)},
+            "features": {"backend": reader.backend, "ok": online_ok, "feature_service": FEATURE_SERVICE,
+                         "teams": len(reader.teams()), "error": public_error(reader.last_error)},
+            "api_keys": {"error": public_error(keys.last_error)},
+            "uptime_seconds": round(time.time() - started_at, 1)}, status_code=503 if status == "unavailable" else 200)
 
     @app.get("/metrics", tags=["health"], response_class=Response)
     def prometheus_metrics() -> Response:
@@ -524,8 +598,8 @@ def create_app(
                 metrics.closing_rolling_rps.set(perf["rps_closing"])
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    @app.get("/stats", tags=["health"])
-    def stats() -> Any:
+    @app.get("/stats", tags=["health"], responses=ERRORS)
+    def stats(_: Principal = reader_dep) -> Any:
         by_league: dict[str, int] = {}
         for item in store.items:
             by_league[item["div"]] = by_league.get(item["div"], 0) + 1
@@ -535,10 +609,11 @@ def create_app(
                 "rolling_performance": store.performance,
                 "uptime_seconds": round(time.time() - started_at, 1)}
 
-    # Innermost (inside CORS and the request middleware, which thus see every /predict request).
+    # Innermost (inside CORS and the request middleware, which thus see every request): the Guard, then the
+    # /predict fast path.
     route = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == PREDICT_PATH)
-    app.user_middleware.append(Middleware(PredictFastPath, predictor=predictor, keys=keys, limiter=limiter,
-                                          route=route))
+    app.user_middleware.append(Middleware(Guard, keys=keys, limiter=limiter, max_body=options.max_body_bytes))
+    app.user_middleware.append(Middleware(PredictFastPath, predictor=predictor, route=route))
     return app
 
 
@@ -550,4 +625,4 @@ def _model_status(holder: ModelHolder) -> dict[str, Any]:
             "loaded_at": dt.datetime.fromtimestamp(loaded.loaded_at, dt.UTC).isoformat() if loaded else None,
             "last_check": dt.datetime.fromtimestamp(holder.last_check, dt.UTC).isoformat()
             if holder.last_check else None,
-            "error": holder.last_error}
+            "error": public_error(holder.last_error)}

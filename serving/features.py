@@ -55,7 +55,23 @@ _VIEWS = list(fs.VIEW_FIELDS)
 
 
 class FeaturesUnavailable(RuntimeError):
-    """The online store cannot be read right now (the API answers 503 with this reason)."""
+    """The online store cannot be read right now (the API answers 503 with this reason: no path, host or error
+    text of the store in it)."""
+
+
+def public_error(text: str | None) -> str | None:
+    """What of an internal error report a client may see: each ``; ``-separated part cut to its leading phrase and
+    exception class name (``"redis: ConnectionError: Error 111 connecting to host:port"`` -> ``"redis:
+    ConnectionError"``). Error texts carry hosts, paths and PIDs; the reports built here start with a fixed phrase,
+    then the class name, then the exception's own text, which is dropped."""
+    if not text:
+        return text
+    parts = []
+    for part in text.split("; "):
+        bits = part.split(": ")
+        keep = bits[:2] if len(bits) > 1 and bits[1].isidentifier() else bits[:1]
+        parts.append(": ".join(keep))
+    return "; ".join(parts)
 
 
 def redis_client(url: str):
@@ -350,7 +366,7 @@ class OnlineFeatureReader:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if not self.sqlite_path.exists():
-                raise FeaturesUnavailable(f"online feature store (SQLite) not found at {self.sqlite_path}: "
+                raise FeaturesUnavailable("online feature store (SQLite) not found: "
                                           "materialise feast_online_materialization first")
             conn = sqlite3.connect(f"{self.sqlite_path.resolve().as_uri()}?mode=ro", uri=True,
                                    timeout=SQLITE_TIMEOUT_SECONDS, check_same_thread=True)
@@ -364,8 +380,7 @@ class OnlineFeatureReader:
             rows = self._sqlite().execute(self._sqlite_sql, keys * len(_VIEWS)).fetchall()
         except sqlite3.Error as exc:
             self._local.conn = None
-            raise FeaturesUnavailable(f"online feature store (SQLite) unreadable: {type(exc).__name__}: {exc}") \
-                from exc
+            raise FeaturesUnavailable(f"online feature store (SQLite) unreadable: {type(exc).__name__}") from exc
         out = []
         for key in keys:
             slots: list[Any] = [None] * (_N_FIELDS + len(_VIEWS))
@@ -391,7 +406,7 @@ class OnlineFeatureReader:
             try:
                 parsed = parse_online_values(team, values, stamps)
             except ValueError as exc:  # a row without its ratings: a broken materialisation, not an unknown team
-                raise FeaturesUnavailable(f"online features of {team!r} are incomplete: {exc}") from exc
+                raise FeaturesUnavailable(f"online features of {team!r} are incomplete") from exc
             if parsed is None:
                 return None
             self._parsed[key] = parsed
@@ -428,8 +443,7 @@ class OnlineFeatureReader:
             version = self._sqlite().execute("PRAGMA data_version").fetchone()[0]
         except sqlite3.Error as exc:
             self._local.conn = None
-            raise FeaturesUnavailable(f"online feature store (SQLite) unreadable: {type(exc).__name__}: {exc}") \
-                from exc
+            raise FeaturesUnavailable(f"online feature store (SQLite) unreadable: {type(exc).__name__}") from exc
         teams = getattr(local, "teams", None)
         if teams is None or local.version != version:  # another connection committed: a materialisation
             teams = local.teams = {}
@@ -516,6 +530,10 @@ class PredictionStore:
                 self.generated_at, self.source = generated, name
                 self.version += 1
                 break
+        else:  # no source answered with a batch: what is kept in memory is no longer confirmed by any store
+            if self.source != ("stale" if self.items else "none"):
+                self.source = "stale" if self.items else "none"
+                self.version += 1
         try:
             self.performance = self._performance()
         except Exception as exc:

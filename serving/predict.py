@@ -9,11 +9,11 @@ store, so an entry can only be reused while both teams' online rows are byte for
 materialisation that changes a row makes a new key), and a model swap empties the cache.
 
 :class:`PredictFastPath` answers ``POST /predict`` before FastAPI's routing, dependency injection and pydantic
-when the request is plainly valid: a JSON object that ``PredictRequest`` would accept with the same values, an
-``X-API-Key`` known with the ``read`` scope. Anything else (a bad body, a missing or unknown key, a key without the
-scope, an unusual content type) is handed to the FastAPI route untouched, which answers exactly as before (422,
-401, 403 and the OpenAPI schema stay FastAPI's). Requests through either path do the same work: auth, rate limit,
-metrics, access log (the request middleware wraps both), the same :meth:`Predictor.predict`.
+when the request is plainly valid: a JSON object that ``PredictRequest`` would accept with the same values. It
+runs inside :class:`serving.guard.Guard`, which has already checked the key, its ``read`` scope, the shared rate
+limit and the body size. Anything else (a bad body, an unusual content type) is handed to the FastAPI route
+untouched, which answers exactly as before (422 and the OpenAPI schema stay FastAPI's). Requests through either
+path do the same work: metrics, access log (the request middleware wraps both), the same :meth:`Predictor.predict`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from fastapi import HTTPException
 
 from football_platform.lib.predictions import model_input, probabilities
 from football_platform.lib.seasons import current_season
-from serving.features import FeaturesUnavailable
+from football_platform.settings import DEFAULT_LEAGUES
+from serving.features import FeaturesUnavailable, public_error
+from serving.guard import _replay
 
 log = logging.getLogger("serving.api")
 PATH = "/predict"
@@ -56,13 +58,13 @@ class Predictor:
         self._served = metrics.predictions_served.labels(PATH)
 
     async def predict(self, home_team: str, away_team: str, league: str | None, kickoff: dt.date | None) -> bytes:
-        """The JSON body of a 200 answer; raises HTTPException (404, 422, 503) or FeaturesUnavailable (503)."""
+        """The JSON body of a 200 answer; raises HTTPException (404, 503) or FeaturesUnavailable (503)."""
         loaded = self.holder.current
         if loaded is None:
-            raise HTTPException(503, f"no model loaded: {self.holder.last_error or 'registry not checked yet'}")
+            raise HTTPException(503, f"no model loaded: {public_error(self.holder.last_error) or 'registry not checked yet'}")
         leagues = self.reader.leagues()
         if league and leagues and league not in leagues:
-            raise HTTPException(422, f"unknown league {league!r}; known: {sorted(leagues)}")
+            raise HTTPException(404, f"no online features for league {league!r}; served: {sorted(leagues)}")
         home, away = await self.reader.apair(home_team, away_team)
         for name, row in ((home_team, home), (away_team, away)):
             if row is None:
@@ -120,17 +122,31 @@ def parse_body(body: bytes) -> tuple[str, str, str | None, dt.date | None] | Non
     home, away = home.strip(), away.strip()
     if not home or not away or home == away:
         return None
-    if league is not None and (type(league) is not str or not 1 <= len(league) <= 8):
+    if league is not None and league not in DEFAULT_LEAGUES:
         return None
-    if kickoff is not None:  # YYYY-MM-DD only (pydantic also takes other forms: those go to the route)
-        if (type(kickoff) is not str or len(kickoff) != 10 or kickoff[4] != "-" or kickoff[7] != "-"
-                or not (digits := kickoff[:4] + kickoff[5:7] + kickoff[8:]).isascii() or not digits.isdigit()):
-            return None
-        try:
-            kickoff = dt.date.fromisoformat(kickoff)
-        except ValueError:
+    if kickoff is not None:
+        kickoff = iso_date(kickoff)
+        if kickoff is None:
             return None
     return home, away, league, kickoff
+
+
+DATE_MIN, DATE_MAX = dt.date(1990, 1, 1), dt.date(2100, 12, 31)
+# The same rule for the OpenAPI document (clients and fuzzers); iso_date is what the API applies.
+DATE_PATTERN = r"^(199[0-9]|20[0-9]{2}|2100)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+def iso_date(value: Any) -> dt.date | None:
+    """A ``YYYY-MM-DD`` string of a real day between DATE_MIN and DATE_MAX, else ``None`` (numbers, timestamps,
+    week dates and other forms pydantic would take are refused)."""
+    if (type(value) is not str or len(value) != 10 or value[4] != "-" or value[7] != "-"
+            or not (digits := value[:4] + value[5:7] + value[8:]).isascii() or not digits.isdigit()):
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+    return day if DATE_MIN <= day <= DATE_MAX else None
 
 
 def _is_json(content_type: bytes | None) -> bool:
@@ -141,11 +157,9 @@ def _is_json(content_type: bytes | None) -> bool:
 class PredictFastPath:
     """Pure ASGI middleware, innermost (inside CORS and the request middleware): see the module docstring."""
 
-    def __init__(self, app: Any, predictor: Predictor, keys: Any, limiter: Any, route: Any):
+    def __init__(self, app: Any, predictor: Predictor, route: Any):
         self.app = app
         self.predictor = predictor
-        self.keys = keys
-        self.limiter = limiter
         self.route = route  # the FastAPI route of /predict: the request middleware labels metrics by its path
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -172,44 +186,25 @@ class PredictFastPath:
         await send({"type": "http.response.body", "body": payload})
 
     async def _answer(self, scope: dict, body: bytes) -> tuple[int, bytes, list] | None:
-        key = content_type = None
+        content_type = None
         for name, value in scope["headers"]:
-            if name == b"x-api-key" and key is None:
-                key = value.decode("latin-1")
-            elif name == b"content-type" and content_type is None:
+            if name == b"content-type":
                 content_type = value
-        if not body or not _is_json(content_type):
-            return None
+                break
+        who = scope.get("state", {}).get("principal")
+        if not body or not _is_json(content_type) or who is None or "read" not in who.scopes:
+            return None  # the route answers (the guard has checked the key: this is only a safety net)
         parsed = parse_body(body)
         if parsed is None:
             return None
-        who = self.keys.lookup(key)
-        if who is None or "read" not in who.scopes:
-            return None  # 401 / 403 from the route, which makes the same checks
-        allowed, wait = self.limiter.allow(who.name, who.rate_per_second)
-        if not allowed:
-            return 429, orjson.dumps({"detail": "rate limit exceeded"}), [(b"retry-after", b"%d" % max(1, round(wait)))]
         try:
             return 200, await self.predictor.predict(*parsed), []
         except HTTPException as exc:
             headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (exc.headers or {}).items()]
             return exc.status_code, orjson.dumps({"detail": exc.detail}), headers
         except FeaturesUnavailable as exc:
-            return 503, orjson.dumps({"detail": str(exc)}), [(b"retry-after", b"5")]
+            return 503, orjson.dumps({"detail": public_error(str(exc))}), [(b"retry-after", b"5")]
         except Exception:
             log.exception("unhandled error", extra={"request_id": scope.get("state", {}).get("request_id")})
             return 500, orjson.dumps({"detail": "internal error"}), []
 
-
-def _replay(body: bytes, more: bool, receive: Any) -> Any:
-    """A ``receive`` that hands the route the body already read, then the client's own messages."""
-    sent = False
-
-    async def replay() -> dict:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": more}
-        return await receive()
-
-    return replay

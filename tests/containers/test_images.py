@@ -16,6 +16,9 @@ from .conftest import DEV_IMAGE, PROD_IMAGE, BuiltImages, check, run, wait_until
 pytestmark = pytest.mark.containers
 
 
+SERVE_KEY = uuid.uuid4().hex
+
+
 def prod_env(database_url: str) -> list[str]:
     """`docker run -e` arguments: the prod profile against the host's PostgreSQL (one throw-away database)."""
     host, name = "127.0.0.1", database_url.rsplit("/", 1)[1]
@@ -24,6 +27,7 @@ def prod_env(database_url: str) -> list[str]:
         "MLFLOW_TRACKING_URI": database_url.replace("postgresql://", "postgresql+psycopg2://"),
         "REDIS_URL": REDIS_TEST_URL,
         "FOOTBALL_REDIS_PREFIX": f"containers-{uuid.uuid4().hex[:8]}",
+        "FOOTBALL_API_KEYS": SERVE_KEY,  # the diagnostics routes need a read key
         "DAGSTER_PG_HOST": host, "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USER": "postgres",
         "DAGSTER_PG_PASSWORD": "", "DAGSTER_PG_DB": name,
     }
@@ -76,8 +80,9 @@ def test_prod_image_serves_health_against_the_host_services(images, host_databas
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: httpx.get(f"{base}/health", timeout=3).status_code == 200, 180,
                    f"/health of the prod image on port {port}")
-        assert httpx.get(f"{base}/health/database", timeout=5).json()["status"] == "ok"
-        assert httpx.get(f"{base}/health/redis", timeout=5).json()["status"] == "ok"
+        keyed = {"X-API-Key": SERVE_KEY}
+        assert httpx.get(f"{base}/health/database", headers=keyed, timeout=5).json()["status"] == "ok"
+        assert httpx.get(f"{base}/health/redis", headers=keyed, timeout=5).json()["status"] == "ok"
         # The image's own HEALTHCHECK command (what Docker and ECS run) passes inside the container.
         check(["docker", "exec", name, "python", "-c",
                "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen("

@@ -360,7 +360,7 @@ def test_prod_profile_end_to_end_with_compose_wiring(stack: Stack):
     assert pred["model"] == {"name": MODEL_NAME, "version": str(version["version"])}, pred
 
     # The API reached the stores compose points it at.
-    status, detailed = _http("GET", f"{base}/health/detailed")
+    status, detailed = _http("GET", f"{base}/health/detailed", stack.api_key)
     assert status == 200
     assert detailed["redis"]["ok"] and detailed["database"]["ok"], detailed
     assert detailed["model"]["version"] == str(version["version"]), detailed

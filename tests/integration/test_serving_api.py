@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.serving_env import API_KEY, ServingEnv, build_env, clean_redis, publish_batch, register, train_tiny
+from benchmarks.serving_env import API_KEY, ServingEnv, register, train_tiny
 from football_platform.lib.predictions import MODEL_NAME
 from serving.app import ServingOptions, create_app
 from serving.auth import create_api_key
@@ -29,14 +29,6 @@ from tests.conftest import REDIS_TEST_URL
 pytestmark = pytest.mark.redis
 H = {"X-API-Key": API_KEY}
 FAST = ServingOptions(rate_limit_per_second=0, model_poll_seconds=3600, access_log=False)
-
-
-@pytest.fixture(scope="session")
-def env(tmp_path_factory) -> ServingEnv:
-    env = build_env(tmp_path_factory.getbasetemp() / "serving_env", REDIS_TEST_URL)
-    env.__dict__["predictions"] = publish_batch(env)
-    yield env
-    clean_redis(env.settings)
 
 
 def redis_app(env: ServingEnv, options: ServingOptions = FAST, settings=None):
@@ -61,7 +53,11 @@ def test_prediction_routes_need_a_valid_key(client):
         assert client.get("/teams", headers=headers).status_code == 401
         assert client.get("/models/production", headers=headers).status_code == 401
         assert client.post("/admin/reload", headers=headers).status_code == 401
-    for open_route in ("/health", "/health/detailed", "/health/redis", "/metrics", "/stats", "/openapi.json"):
+    # Issue 18: only liveness, the Prometheus scrape and the schema stay open; diagnostics need a key.
+    for keyed in ("/health/detailed", "/health/database", "/health/redis", "/stats"):
+        assert client.get(keyed).status_code == 401, keyed
+        assert client.get(keyed, headers=H).status_code == 200, keyed
+    for open_route in ("/health", "/metrics", "/openapi.json"):
         assert client.get(open_route).status_code == 200, open_route
 
 
@@ -113,8 +109,12 @@ def test_unknown_team_404_names_closest(client):
     assert r.status_code == 404
     assert "Arsenal" in r.json()["detail"]["closest"]
     assert _misses(client) == before + 1
+    # Issue 18: the league is an enum of the known codes in the schema (422); a known code without online
+    # features is a 404.
     r = client.post("/predict", json={"home_team": "Chelsea", "away_team": "Arsenal", "league": "XX"}, headers=H)
-    assert r.status_code == 422 and "unknown league" in r.json()["detail"]
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "league"]
+    r = client.post("/predict", json={"home_team": "Chelsea", "away_team": "Arsenal", "league": "SP1"}, headers=H)
+    assert r.status_code == 404 and "no online features for league 'SP1'" in r.json()["detail"]
 
 
 def test_teams_and_default_kickoff(client):
@@ -221,8 +221,11 @@ def test_redis_down_predict_503_batch_still_served(env):
         c.app.state.store.refresh()  # the cache refresh falls back to the warehouse
         listed = c.get("/predictions", headers=H).json()
         assert listed["total"] == 10 and listed["source"] == "warehouse"
-        assert c.get("/health/redis").status_code == 503
-        assert c.get("/health/detailed").json()["status"] == "degraded"
+        assert c.get("/health/redis", headers=H).status_code == 503
+        # Issue 18: /predict cannot be served, so the detailed health answers 503, not 200 "degraded".
+        detailed = c.get("/health/detailed", headers=H)
+        assert detailed.status_code == 503 and detailed.json()["status"] == "unavailable"
+        assert detailed.json()["serving"] == {"/predict": False, "/predictions": True}
 
 
 def test_hot_swap_without_failed_requests(env, tmp_path):
@@ -322,7 +325,7 @@ def test_serve_subprocess_over_http(env):
         assert listed["total"] == 10
         r = httpx.post(f"{base}/predict", json={"home_team": "Arsenal", "away_team": "Chelsea"}, headers=H, timeout=30)
         assert r.status_code == 200 and r.json()["model"]["version"] == "1"
-        assert httpx.get(f"{base}/health/detailed", timeout=5).json()["features"]["backend"] == "sqlite"
+        assert httpx.get(f"{base}/health/detailed", headers=H, timeout=5).json()["features"]["backend"] == "sqlite"
 
 
 COUNTED = "/health/redis"  # a route only this test calls (serve() polls /health)
@@ -348,7 +351,7 @@ def test_metrics_aggregate_across_two_workers(env, tmp_path):
         while time.monotonic() < deadline and sum(1 for v in per_pid.values() if v > 0) < 2:
             for _ in range(10):
                 with httpx.Client() as fresh:  # a new connection each time: the kernel picks the worker
-                    assert fresh.get(f"{base}{COUNTED}", timeout=5).status_code == 200
+                    assert fresh.get(f"{base}{COUNTED}", headers=H, timeout=5).status_code == 200
                 sent += 1
             per_pid = {f.name: sum(_health_count_of(m) for m in multiprocess.MultiProcessCollector.merge([str(f)]))
                        for f in metrics_dir.glob("counter_*.db")}

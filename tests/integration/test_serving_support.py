@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from benchmarks.serving_env import API_KEY, build_env, clean_redis, load_model, materialize_online, with_prefix
+from benchmarks.serving_env import API_KEY, clean_redis, load_model, materialize_online, with_prefix
 from football_platform.lib import feature_store as fs
 from football_platform.lib.features import FUNDAMENTAL_FEATURES, build_match_features, team_state_after
 from football_platform.lib.predictions import feature_row, model_input
@@ -29,13 +29,6 @@ from tests.conftest import REDIS_TEST_URL
 pytestmark = pytest.mark.redis
 FAST = ServingOptions(rate_limit_per_second=0, model_poll_seconds=3600, access_log=False)
 H = {"X-API-Key": API_KEY}
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    env = build_env(tmp_path_factory.getbasetemp() / "serving_env", REDIS_TEST_URL)
-    yield env
-    clean_redis(env.settings)
 
 
 def test_entity_keys_and_fields_match_feasts_encoders():

@@ -151,10 +151,10 @@ def test_hash_key_is_sha256():
 
 
 def test_token_bucket_allows_burst_then_refuses():
-    limiter = RateLimiter(rate=0.5, burst=2)
-    assert [limiter.allow("k")[0] for _ in range(3)] == [True, True, False]
-    assert limiter.allow("other")[0]  # buckets are per key
-    assert RateLimiter(rate=0).allow("k") == (True, 0.0)
+    # The in-process bucket (the fallback when the shared store is down): rate and burst are per call now.
+    limiter = RateLimiter()
+    assert [limiter.take("k", 0.5, 2)[0] for _ in range(3)] == [True, True, False]
+    assert limiter.take("other", 0.5, 2)[0]  # buckets are per key
 
 
 def test_an_empty_newer_snapshot_means_nothing_is_upcoming():
