@@ -241,6 +241,26 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+def _query_names(dependant: Any) -> set[str]:
+    """The query parameters a route declares, its dependencies' included."""
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """Unknown query parameters are a client error (422), not silently ignored: the OpenAPI document lists every
+    parameter a route takes, and a misspelt filter (``?leage=E0``) must not answer as if no filter were given."""
+    route = request.scope.get("route")
+    known = _query_names(route.dependant) if route is not None else set()
+    unknown = [name for name in request.query_params if name not in known]
+    if unknown:
+        raise RequestValidationError([{"type": "extra_forbidden", "loc": ("query", name),
+                                       "msg": "unknown query parameter", "input": request.query_params[name]}
+                                      for name in unknown])
+
+
 # ---------------------------------------------------------------- request metrics / ids (pure ASGI: cheap)
 
 
@@ -386,6 +406,7 @@ def create_app(
         default_response_class=JSONResponse,
         responses=ANY_ROUTE,
         redirect_slashes=False,  # a redirect would be built from the client's Host header
+        dependencies=[Depends(reject_unknown_query)],
     )
     if options.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(options.cors_origins), allow_methods=["GET", "POST"],

@@ -107,6 +107,7 @@ def test_settings_reads_the_documented_variables():
         "DAGSTER_HOME",
         "FOOTBALL_AS_OF",
         "FOOTBALL_API_KEYS",
+        "FOOTBALL_ADMIN_KEYS",
         "FOOTBALL_ALERT_WEBHOOK_URL",
     }
 
@@ -158,6 +159,7 @@ def test_nothing_secret_is_committed():
     values = parse_env_file(ENV_EXAMPLE)
     for name in REQUIRED_SECRETS | {
         "FOOTBALL_API_KEYS",
+        "FOOTBALL_ADMIN_KEYS",
         "AWS_SECRET_ACCESS_KEY",
         "FOOTBALL_PG_PASSWORD",
         "DAGSTER_PG_PASSWORD",

@@ -234,6 +234,15 @@ def test_query_dates_bounded_and_leagues_an_enum(client):
         assert {"401", "503"} <= set(paths[route]["get"]["responses"]), route
 
 
+def test_unknown_query_parameters_are_422_not_ignored(client):
+    # A misspelt filter must not answer as if no filter were given (schemathesis' negative-data check).
+    r = client.get("/predictions", params={"leage": "E0"}, headers=H)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["query", "leage"]
+    assert client.get("/teams", params={"league": "E0", "x": "1"}, headers=H).status_code == 422
+    assert client.get("/predictions", params={"league": "E0", "limit": 1}, headers=H).status_code == 200
+
+
 # ---------------------------------------------------------------- 1. rate limits per key, shared, per address
 
 
