@@ -463,7 +463,7 @@ def create_app(
     @app.get("/predictions", response_model=PredictionPage, responses=ERRORS, tags=["predictions"],
              summary="Batch predictions of upcoming fixtures")
     async def list_predictions(
-        league: League | None = Query(None, examples=["E0"]),
+        league: Annotated[League | None, Query(examples=["E0"])] = None,
         team: str | None = Query(None, max_length=64, examples=["Arsenal"], description="home or away"),
         date_from: Annotated[Day | None, Query(examples=["2026-01-31"])] = None,
         date_to: Annotated[Day | None, Query(examples=["2026-02-28"])] = None,
@@ -512,7 +512,7 @@ def create_app(
                         media_type="application/json")
 
     @app.get("/teams", response_model=TeamList, responses=ERRORS, tags=["reference"])
-    def teams(league: League | None = Query(None, examples=["E0"]), _: Principal = reader_dep) -> Any:
+    def teams(league: Annotated[League | None, Query(examples=["E0"])] = None, _: Principal = reader_dep) -> Any:
         known = sorted(reader.teams().items())
         rows = [{"team": t, "league": d} for t, d in known if not league or d == league]
         return {"teams": rows, "count": len(rows)}
