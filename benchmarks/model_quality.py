@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from football_platform.contracts import OUTPUT_CLOSING_PROB_COLUMNS
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import BIG_SIX, DEFAULT_ROOT, load_matches  # noqa: E402
 from football_platform.lib.backtest import (  # noqa: E402
-    CLOSE_PROB_COLUMNS,
     BacktestConfig,
     prepare_frame,
     score_predictions,
@@ -84,7 +85,7 @@ NON_MARKET_BASELINES = ("avg_elo_pi_dc", "elo_ol", "pi_ol", "dixon_coles", "base
 
 def _baseline_table(preds: pd.DataFrame, n_boot: int) -> pd.DataFrame:
     """Each fundamentals model against each non-market baseline, paired on the matches with closing odds."""
-    preds = preds[preds[CLOSE_PROB_COLUMNS].notna().all(axis=1)]
+    preds = preds[preds[OUTPUT_CLOSING_PROB_COLUMNS].notna().all(axis=1)]
     rows = []
     for base in NON_MARKET_BASELINES:
         pair = preds[preds["model"].isin([*FUNDAMENTALS_MODELS, base])]

@@ -21,10 +21,10 @@ from typing import Any
 
 import pandas as pd
 
+from football_platform.contracts import MODEL_NAME
 from football_platform.lib import feature_store as fs
 from football_platform.lib.features import FUNDAMENTAL_FEATURES, build_match_features, team_state_after
 from football_platform.lib.loading import ingest_many, load_fixtures
-from football_platform.lib.predictions import MODEL_NAME
 from football_platform.lib.sources import DirectorySource, SourceFile
 from football_platform.lib.warehouse import Warehouse
 from football_platform.settings import FEATURE_REPO_DIR, PROJECT_ROOT, Settings
@@ -194,8 +194,8 @@ def publish_batch(env: ServingEnv) -> pd.DataFrame:
     """What ``batch_predictions`` does: team states from analytics.team_state, predictions of the upcoming
     fixtures into analytics.predictions and (with Redis) the serving cache."""
     from football_platform.lib.predictions import fixture_odds, predict_fixtures, upcoming_fixtures
+    from football_platform.lib.publish import publish_redis, write_warehouse
     from serving.features import records_for_api, redis_client
-    from serving.publish import publish_redis, write_warehouse
 
     wh = env.warehouse
     matches = wh.query_df("SELECT div, season, home_team, away_team FROM raw.matches")

@@ -38,14 +38,14 @@ def _settings_for(args: argparse.Namespace) -> Settings:
 
 def _instance(settings: Settings):
     """The Dagster instance of this profile, so CLI runs appear in the UI."""
-    from football_platform.defs.runs import profile_instance
+    from football_platform.runs.inprocess import profile_instance
 
     return profile_instance(settings)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from football_platform.definitions import build_definitions
-    from football_platform.defs.runs import ingest_seasons
+    from football_platform.runs.inprocess import ingest_seasons
 
     settings = _settings_for(args)
     seasons = season_range(args.seasons) if args.seasons else all_seasons()
@@ -61,7 +61,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """The whole graph: the season partitions first, then everything downstream, in-process."""
     from football_platform.definitions import build_definitions
-    from football_platform.defs.runs import QUIET_LOGGERS, batch_outcome, failures_of, ingest_seasons
+    from football_platform.runs.inprocess import QUIET_LOGGERS, batch_outcome, failures_of, ingest_seasons
 
     settings = _settings_for(args)
     seasons = season_range(args.seasons) if args.seasons else all_seasons()
@@ -97,8 +97,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from football_platform.definitions import build_definitions
     from football_platform.defs.ml.backtest_run import run_backtest, summary, write_csv
     from football_platform.defs.ml.data import load_matches
-    from football_platform.defs.runs import ingest_seasons
     from football_platform.lib.warehouse import Warehouse
+    from football_platform.runs.inprocess import ingest_seasons
 
     settings = _settings_for(args)
     tests = season_range(args.test_seasons)
@@ -124,9 +124,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Every as-of date from --from to --to: the site's folder as published that day, the scheduled jobs, a score."""
     import datetime as dt
 
-    from football_platform.defs.replay import ReplayOptions, run_replay
     from football_platform.lib.replay import parse_every
     from football_platform.lib.seasons import current_season
+    from football_platform.runs.replay import ReplayOptions, run_replay
     from football_platform.settings import DEFAULT_LEAGUES
 
     source = Path(args.source)

@@ -21,7 +21,7 @@ reads. The team directory (``/teams``, closest names on a miss, known leagues) i
 ``team, div``, re-read in the background through brief read-only connections.
 
 **Batch predictions** (``GET /predictions``): the latest batch from Redis (``<prefix>:predictions``, written by
-the ``batch_predictions`` asset, see ``serving.publish``), else ``analytics.predictions`` in the warehouse.
+the ``batch_predictions`` asset, see ``football_platform.lib.publish``), else ``analytics.predictions`` in the warehouse.
 """
 
 from __future__ import annotations
@@ -43,10 +43,10 @@ from typing import Any
 import pandas as pd
 
 from football_platform.lib import feature_store as fs
+from football_platform.lib.publish import REDIS_TIMEOUT_SECONDS, records_for_api, redis_client, rolling_performance
 
 log = logging.getLogger("serving.features")
 ROLLING_MATCHES = 200  # settled matches behind the rolling RPS gauges
-REDIS_TIMEOUT_SECONDS = 0.25  # a dead Redis must turn into a quick 503, never a hang
 SQLITE_TIMEOUT_SECONDS = 0.25  # waiting for a materialisation's write lock
 _N_FIELDS = len(fs.ONLINE_FIELDS)
 _FIELD_NAMES = [f for _, f in fs.ONLINE_FIELDS]
@@ -72,13 +72,6 @@ def public_error(text: str | None) -> str | None:
         keep = bits[:2] if len(bits) > 1 and bits[1].isidentifier() else bits[:1]
         parts.append(": ".join(keep))
     return "; ".join(parts)
-
-
-def redis_client(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_SECONDS,
-                                socket_connect_timeout=REDIS_TIMEOUT_SECONDS, retry_on_timeout=False)
 
 
 def _warehouse_table(warehouse: Any, table: str) -> bool:
@@ -583,32 +576,3 @@ class PredictionStore:
 
     def stop(self) -> None:
         self._stop.set()
-
-
-def rolling_performance(frame: pd.DataFrame) -> dict[str, Any] | None:
-    """``{"model", "matches", "rps_model", "rps_closing"}`` of the given settled rows (closing on its own rows)."""
-    if frame.empty:
-        return None
-    closing = frame["rps_closing"].dropna()
-    return {"model": str(frame["model_name"].iloc[0]), "matches": int(len(frame)),
-            "rps_model": float(frame["rps_model"].mean()),
-            "rps_closing": float(closing.mean()) if len(closing) else None}
-
-
-def records_for_api(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Prediction rows as JSON-ready dicts (ISO dates, NaN -> None)."""
-    out = []
-    for rec in frame.to_dict("records"):
-        item: dict[str, Any] = {}
-        for k, v in rec.items():
-            if isinstance(v, pd.Timestamp):
-                v = v.date().isoformat() if k == "match_date" else v.isoformat()
-            elif hasattr(v, "isoformat"):
-                v = v.isoformat()
-            elif isinstance(v, float) and v != v:
-                v = None
-            elif hasattr(v, "item"):
-                v = v.item()
-            item[k] = v
-        out.append(item)
-    return out

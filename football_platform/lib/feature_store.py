@@ -32,9 +32,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 import pandas as pd
 
+from football_platform.contracts import FEATURE_SERVICE
 from football_platform.lib.features import FORM_STATS, FUNDAMENTAL_FEATURES, KEY_COLUMNS, N_RECENT_DATES, FeatureParams
 
-FEATURE_SERVICE = "match_outcome_v1"
 ENTITY = "team"
 RATINGS_VIEW = "team_ratings"
 FORM_VIEW = "team_form"

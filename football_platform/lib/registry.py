@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-EXPERIMENT_NAME = "football-match-outcome"
-MODEL_NAME = "football-match-outcome"
-CHALLENGER = "challenger"
-PRODUCTION = "production"
+from football_platform.contracts import CHALLENGER_ALIAS, EXPERIMENT_NAME, MODEL_NAME, PRODUCTION_ALIAS
+
+CHALLENGER = CHALLENGER_ALIAS
+PRODUCTION = PRODUCTION_ALIAS
 MODEL_ARTIFACT_NAME = "model"
 BASELINE_TAG = "baseline"  # run param, run tag and version tag: 'market', 'dc' or 'none'
 

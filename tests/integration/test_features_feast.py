@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from football_platform.defs.features import assets as fa
-from football_platform.defs.features.resources import FeastResource
 from football_platform.lib import feature_store as fs
 from football_platform.lib.features import (
     KEY_COLUMNS,
@@ -27,7 +26,7 @@ from football_platform.lib.features import (
 from football_platform.lib.loading import ingest_many
 from football_platform.lib.sources import DirectorySource
 from football_platform.lib.warehouse import Warehouse
-from football_platform.resources import WarehouseResource
+from football_platform.resources import FeastResource, WarehouseResource
 from tests.conftest import REDIS_TEST_URL, REPO_ROOT, create_pg_database, drop_pg_database
 
 SEASONS = ["2122", "2223", "2324"]

@@ -15,13 +15,13 @@ import pytest
 
 from football_platform.defs.ml import production_model, trained_model
 from football_platform.defs.ml.data import load_matches, training_frame, write_training_set
-from football_platform.defs.ml.resources import mlflow_resource
 from football_platform.lib import registry
 from football_platform.lib.features import MARKET_AWARE_FEATURES, build_match_features
 from football_platform.lib.loading import ingest_many
 from football_platform.lib.models import OffsetCatBoost
 from football_platform.lib.sources import DirectorySource
 from football_platform.resources import warehouse_resource
+from football_platform.resources.mlflow_registry import mlflow_resource
 from football_platform.settings import get_settings
 
 SEASONS = ["1516", "1617", "1718", "1819", "1920", "2021", "2122", "2223", "2324"]

@@ -9,6 +9,7 @@ import datetime as dt
 
 import dagster as dg
 
+from football_platform.contracts import WAREHOUSE_POOL
 from football_platform.defs.automation.catalog import Catalog
 from football_platform.lib.health import (
     HEALTH_COLUMNS,
@@ -25,7 +26,6 @@ from football_platform.resources import WarehouseResource
 
 HEALTH_REPORT_KEY = dg.AssetKey("asset_health_report")
 HEALTH_TABLE = "ops.asset_health"
-WAREHOUSE_POOL = "warehouse"  # same pool as every warehouse writer: one DuckDB writer at a time
 
 
 def _check_state(key: dg.AssetCheckKey, record, freshness_keys: set[dg.AssetCheckKey]) -> CheckState:

@@ -15,12 +15,11 @@ from typing import Any
 import dagster as dg
 
 from football_platform.defs.automation.jobs import DAILY_INGESTION_JOB, DAILY_PREDICTIONS_JOB, SOURCE_INGESTION_JOB
-from football_platform.defs.automation.resources import AlertsResource
 from football_platform.lib.alerts import Alert, Delivery, dumps_pending, loads_pending
 from football_platform.lib.health import poll_run_key, poll_source, rps_drift
 from football_platform.lib.seasons import current_season
 from football_platform.lib.sources import DirectorySource, HttpSource, SourceError
-from football_platform.resources import FootballDataSourceResource, WarehouseResource
+from football_platform.resources import AlertsResource, FootballDataSourceResource, WarehouseResource
 
 # A sensor tick has 60 s: poll the site with a short timeout and few retries (the daily schedule is the backstop).
 SOURCE_POLL_TIMEOUT_SECONDS = 10.0

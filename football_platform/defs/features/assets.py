@@ -10,23 +10,18 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
-from football_platform.defs.features.resources import FeastResource
-from football_platform.defs.metadata import table_preview
+from football_platform.contracts import CLOSING_PROB_COLUMNS, RESULT_COLUMNS, WAREHOUSE_POOL
+from football_platform.defs.common.keys import FCT_MATCHES, STG_FIXTURES
+from football_platform.defs.common.metadata import table_preview
 from football_platform.lib import feature_store as fs
 from football_platform.lib.features import KEY_COLUMNS, MARKET_AWARE_FEATURES, build_match_features, team_state_after
-from football_platform.resources import WarehouseResource
+from football_platform.resources import FeastResource, WarehouseResource
 
 GROUP = "features"
 OWNERS = ["team:ml"]
-WAREHOUSE_POOL = "warehouse"  # one DuckDB writer at a time, shared with every warehouse writer
-# dbt models' asset keys (dagster-dbt's default translator: the model name). Change here if the translator prefixes.
-FCT_MATCHES = dg.AssetKey(["analytics", "fct_matches"])
-STG_FIXTURES = dg.AssetKey(["staging", "stg_fixtures"])
-RESULT_COLUMNS = ["result", "fthg", "ftag"]
-CLOSE_COLUMNS = ["close_p_home", "close_p_draw", "close_p_away"]
 TRAINING_CHUNK_ROWS = 10_000  # entity rows per point-in-time join
 TRAINING_COLUMNS = [*KEY_COLUMNS, *RESULT_COLUMNS,
-                    *[c for c in MARKET_AWARE_FEATURES if c not in KEY_COLUMNS], *CLOSE_COLUMNS]
+                    *[c for c in MARKET_AWARE_FEATURES if c not in KEY_COLUMNS], *CLOSING_PROB_COLUMNS]
 
 
 def warehouse_matches(warehouse) -> pd.DataFrame:
@@ -270,7 +265,7 @@ def build_training_set(store: "object", warehouse: "object") -> pd.DataFrame:
     hist = fs.feast_to_feature_columns(hist)
     match_cols = [c for c in MARKET_AWARE_FEATURES if c.startswith("match_")]
     out = (hist.merge(features[[*KEY_COLUMNS, *match_cols]], on=KEY_COLUMNS, how="left", validate="one_to_one")
-               .merge(fct[[*KEY_COLUMNS, *RESULT_COLUMNS, *CLOSE_COLUMNS]], on=KEY_COLUMNS, how="left",
+               .merge(fct[[*KEY_COLUMNS, *RESULT_COLUMNS, *CLOSING_PROB_COLUMNS]], on=KEY_COLUMNS, how="left",
                       validate="one_to_one"))
     missing = [c for c in TRAINING_COLUMNS if c not in out.columns]
     if missing:

@@ -9,17 +9,16 @@ and reports what happened as metadata.
 import dagster as dg
 import pandas as pd
 
-from football_platform.defs.metadata import table_preview
+from football_platform.contracts import WAREHOUSE_POOL
+from football_platform.defs.common.metadata import table_preview
+from football_platform.defs.common.partitions import season_partitions
 from football_platform.lib.loading import IngestSummary, ingest_many, load_fixtures, outcome_table
 from football_platform.lib.parsing import SourceFileRejected
-from football_platform.lib.seasons import partition_seasons
 from football_platform.resources import FootballDataSourceResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]
-# Up to next season: a code location loaded before 1 July rolls over without a reload (see partition_seasons).
-SEASON_PARTITIONS = dg.StaticPartitionsDefinition(partition_seasons())
-# One writer at a time on the local DuckDB file; PostgreSQL copes, but one pool keeps the profiles alike.
-WAREHOUSE_POOL = "warehouse"
+# Up to next season: a code location loaded before 1 July rolls over without a reload (see season_partitions).
+SEASON_PARTITIONS = season_partitions()
 
 
 class IngestConfig(dg.Config):

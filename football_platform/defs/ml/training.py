@@ -19,21 +19,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from football_platform.contracts import (
+    CLOSING_PROB_COLUMNS,
+    CLOSING_PROB_TO_OUTPUT,
+    FEATURE_SERVICE,
+    MATCH_KEY,
+    OUTPUT_CLOSING_PROB_COLUMNS,
+    PROB_COLUMNS,
+)
 from football_platform.lib import registry
-from football_platform.lib.backtest import CLOSE_PROB_COLUMNS, PROB_COLUMNS, BacktestConfig, walk_forward
+from football_platform.lib.backtest import BacktestConfig, walk_forward
 from football_platform.lib.metrics import evaluate, outcome_index, paired_bootstrap_diff, rps_scores
 from football_platform.lib.models import FEATURE_SETS, make_model
 from football_platform.lib.plots import reliability_diagram
 from football_platform.lib.seasons import season_start_year
 from football_platform.settings import PROJECT_ROOT
 
-from .data import CLOSE_P_COLUMNS
-
-FEATURE_SERVICE = "match_outcome_v1"
 # Baselines a candidate must beat; the market is a benchmark, not a bar a fundamentals model must clear.
 NON_MARKET_BASELINES = ("base_rates", "elo_ol", "pi_ol", "dixon_coles")
 COMPARISON_MODELS = (*NON_MARKET_BASELINES, "market_pre", "catboost_fundamentals", "catboost_market_aware")
-MATCH_KEY = ["div", "season", "home_team", "away_team"]
 PREDICTIONS_ARTIFACT = "evaluation/candidate_predictions.csv"
 
 
@@ -113,31 +117,31 @@ def evaluate_models(training_set: pd.DataFrame, options: TrainingOptions, season
         models=models, model_kwargs=options.model_kwargs(), ensembles={}, calibrated=(), warmup_seasons=0,
         thread_count=options.thread_count,
     )
-    features = training_set.drop(columns=["result", "fthg", "ftag", *CLOSE_P_COLUMNS], errors="ignore")
+    features = training_set.drop(columns=["result", "fthg", "ftag", *CLOSING_PROB_COLUMNS], errors="ignore")
     preds = walk_forward(training_set, list(seasons), config, features=features)
     # The training set carries the closing line as probabilities already: use them for the comparison.
-    close = training_set[[*MATCH_KEY, *CLOSE_P_COLUMNS]].drop_duplicates(MATCH_KEY)
-    preds = preds.drop(columns=CLOSE_PROB_COLUMNS).merge(close, on=MATCH_KEY, how="left")
-    preds = preds.rename(columns=dict(zip(CLOSE_P_COLUMNS, CLOSE_PROB_COLUMNS, strict=True)))
+    close = training_set[[*MATCH_KEY, *CLOSING_PROB_COLUMNS]].drop_duplicates(MATCH_KEY)
+    preds = preds.drop(columns=OUTPUT_CLOSING_PROB_COLUMNS).merge(close, on=MATCH_KEY, how="left")
+    preds = preds.rename(columns=CLOSING_PROB_TO_OUTPUT)
 
     overall = pd.DataFrame([{"model": m, **_scores(g, PROB_COLUMNS)} for m, g in preds.groupby("model")])
-    with_close = preds[preds[CLOSE_PROB_COLUMNS].notna().all(axis=1)]
+    with_close = preds[preds[OUTPUT_CLOSING_PROB_COLUMNS].notna().all(axis=1)]
     rows = []
     if not with_close.empty:
         first = with_close[with_close["model"] == options.candidate]
-        rows.append({"model": "closing", **_scores(first, CLOSE_PROB_COLUMNS)})
+        rows.append({"model": "closing", **_scores(first, OUTPUT_CLOSING_PROB_COLUMNS)})
         rows += [{"model": m, **_scores(g, PROB_COLUMNS)} for m, g in with_close.groupby("model")]
     versus_closing = pd.DataFrame(rows)
     league_rows = []
     cand = preds[preds["model"] == options.candidate]
     for div, g in cand.groupby("div"):
         row: dict[str, Any] = {"div": div, **{k: v for k, v in _scores(g, PROB_COLUMNS).items()}}
-        gc = g[g[CLOSE_PROB_COLUMNS].notna().all(axis=1)]
+        gc = g[g[OUTPUT_CLOSING_PROB_COLUMNS].notna().all(axis=1)]
         row["n_closing"] = float(len(gc))
         if len(gc):
             y = outcome_index(gc["fthg"].to_numpy(), gc["ftag"].to_numpy())
             row["rps_same_matches"] = float(rps_scores(gc[PROB_COLUMNS].to_numpy(float), y).mean())
-            row["rps_closing"] = float(rps_scores(gc[CLOSE_PROB_COLUMNS].to_numpy(float), y).mean())
+            row["rps_closing"] = float(rps_scores(gc[OUTPUT_CLOSING_PROB_COLUMNS].to_numpy(float), y).mean())
         league_rows.append(row)
     return Evaluation(list(seasons), preds, overall, versus_closing, pd.DataFrame(league_rows))
 
@@ -221,7 +225,7 @@ def train_and_log(
 
     cand = evaluation.candidate_rows(options.candidate)
     y = outcome_index(cand["fthg"].to_numpy(), cand["ftag"].to_numpy())
-    curves = {options.candidate: cand[PROB_COLUMNS].to_numpy(float), "closing": cand[CLOSE_PROB_COLUMNS].to_numpy(float)}
+    curves = {options.candidate: cand[PROB_COLUMNS].to_numpy(float), "closing": cand[OUTPUT_CLOSING_PROB_COLUMNS].to_numpy(float)}
     plot_path = reliability_diagram(
         curves, y, Path(plot_dir) / "reliability.png", title=f"{options.candidate}, walk-forward {seasons[0]}-{seasons[-1]}"
     )
@@ -265,7 +269,7 @@ def train_and_log(
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
-    window_preds = cand[[*MATCH_KEY, "date", *PROB_COLUMNS, *CLOSE_PROB_COLUMNS, "fthg", "ftag"]]
+    window_preds = cand[[*MATCH_KEY, "date", *PROB_COLUMNS, *OUTPUT_CLOSING_PROB_COLUMNS, "fthg", "ftag"]]
     tables = {
         PREDICTIONS_ARTIFACT: window_preds,
         "evaluation/metrics_by_model.csv": evaluation.overall,

@@ -11,7 +11,7 @@ import shutil
 
 import dagster as dg
 
-from football_platform.lib.seasons import season_start_year
+from football_platform.lib.seasons import partition_seasons, season_start_year
 from football_platform.settings import PROJECT_ROOT, Settings
 
 # Dagster's console logger at WARNING: the CLI's own output is the summary line.
@@ -80,9 +80,7 @@ def batch_outcome(result) -> tuple[int | None, list[str]]:
 
 def ingest_seasons(defs, settings: Settings, instance, seasons: list[str], force: bool) -> tuple[dict[str, int], list[str]]:
     """Materialise raw_matches (and its checks) for the seasons: one run per contiguous range."""
-    from football_platform.defs.ingestion.assets import SEASON_PARTITIONS
-
-    known = set(SEASON_PARTITIONS.get_partition_keys())
+    known = set(partition_seasons())  # the season partitions of raw_matches
     unknown = [s for s in seasons if s not in known]
     if unknown:
         raise ValueError(f"unknown season(s) {', '.join(unknown)}: partitions run from 9394 to next season")
