@@ -268,7 +268,7 @@ def as_of_predictions(
     odds_pre_*``), for market-aware models.
     Returns the fixture rows with ``as_of`` and ``p_home, p_draw, p_away``.
     """
-    from football_platform.lib import feature_store as fs
+    from football_platform.lib import feature_rows as frows
     from football_platform.lib.features import team_state_after
     from football_platform.lib.predictions import predict_fixtures
 
@@ -292,7 +292,7 @@ def as_of_predictions(
         upcoming = listed[["div", "season", "match_date", "home_team", "away_team"]]
         states = team_state_after(played, upcoming, params)
         stamp = played["match_date"].max().normalize() + pd.Timedelta(days=1)
-        served = fs.states_from_rows(fs.state_rows(states, stamp))
+        served = frows.states_from_rows(frows.state_rows(states, stamp))
         cols = ["match_id", "div", "season", "match_date", "kickoff_time", "home_team", "away_team"]
         rows = listed.assign(match_id="")[cols]
         prices = None if odds is None else odds[pd.to_datetime(odds["as_of"]) == as_of]

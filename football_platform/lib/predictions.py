@@ -2,7 +2,7 @@
 
 Used by the ``batch_predictions`` asset (every upcoming fixture at once) and by the API's ``POST /predict``
 (one pair at a time). Both turn a team's feature-store row into a state with
-:func:`~football_platform.lib.feature_store.state_from_online` and a pair of states into a model row with
+:func:`~football_platform.lib.feature_rows.state_from_online` and a pair of states into a model row with
 :func:`model_input` (:func:`features_from_states`, the function training features come from, then
 :func:`feature_row`), so served features cannot drift from trained ones.
 

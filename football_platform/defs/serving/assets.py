@@ -11,7 +11,7 @@ import pandas as pd
 from football_platform.contracts import WAREHOUSE_POOL
 from football_platform.defs.common.keys import FCT_MATCHES, STG_FIXTURES
 from football_platform.defs.common.metadata import table_preview
-from football_platform.lib import feature_store as fs
+from football_platform.lib import feature_rows as frows
 from football_platform.lib.predictions import (
     PREDICTION_EXTRA_COLUMNS,
     fixture_odds,
@@ -35,7 +35,7 @@ FIXTURES_SQL = ("SELECT div, season, match_date, kickoff_time, home_team, away_t
                 "away_team_source, snapshot_date FROM staging.stg_fixtures")
 PLAYED_SQL = "SELECT div, season, home_team, away_team FROM analytics.fct_matches"
 TEAM_ROWS_SQL = "SELECT {cols} FROM analytics.team_state".format(
-    cols=", ".join(f'"{c}"' for c in ["team", "event_timestamp", *fs.FLOAT_FIELDS, *fs.STRING_FIELDS]))
+    cols=", ".join(f'"{c}"' for c in ["team", "event_timestamp", *frows.FLOAT_FIELDS, *frows.STRING_FIELDS]))
 RESULTS_SQL = ("SELECT div, season, home_team, away_team, match_date, home_goals AS fthg, away_goals AS ftag, "
                "close_p_home, close_p_draw, close_p_away FROM analytics.fct_matches")
 
@@ -52,7 +52,7 @@ def team_states(wh) -> tuple[dict, pd.Timestamp]:
     rows = wh.query_df(TEAM_ROWS_SQL)
     if rows.empty:
         raise dg.Failure("analytics.team_state is empty: no results ingested for these leagues")
-    return fs.states_from_rows(rows), pd.Timestamp(pd.to_datetime(rows["event_timestamp"], utc=True).min())
+    return frows.states_from_rows(rows), pd.Timestamp(pd.to_datetime(rows["event_timestamp"], utc=True).min())
 
 
 def odds_by_canonical_name(odds_rows: pd.DataFrame | None, fixtures: pd.DataFrame) -> pd.DataFrame | None:
