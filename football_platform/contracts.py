@@ -5,8 +5,8 @@ Pure constants, no imports beyond the standard library: ``lib/`` (which never im
 API) and the Dagster definitions all read them. The Dagster-side forms (``AssetKey`` objects, the season
 partitions) live in :mod:`football_platform.defs.common`, built from the names here.
 
-Warehouse column and table names are part of the contract in DESIGN.md: this module names them, it never renames
-them.
+Warehouse column and table names are a published contract (the README's tables, the analysts' dbt docs, the
+command line's CSV): this module names them, it never renames them.
 """
 
 from __future__ import annotations
@@ -76,11 +76,11 @@ TABLE_OWNERS: dict[str, str] = {
     MATCH_FEATURES_TABLE: "football_platform.lib.feature_tables",
     TEAM_MATCH_FEATURES_TABLE: "football_platform.lib.feature_tables",
     TEAM_STATE_TABLE: "football_platform.lib.feature_tables",
-    TRAINING_SET_TABLE: "football_platform.defs.ml.data",
+    TRAINING_SET_TABLE: "football_platform.lib.feature_tables",
     PREDICTIONS_TABLE: "football_platform.lib.publish",
     PREDICTION_PERFORMANCE_TABLE: "football_platform.defs.serving.assets",
     ALERTS_TABLE: "football_platform.lib.alerts",
-    ASSET_HEALTH_TABLE: "football_platform.lib.health_store",
+    ASSET_HEALTH_TABLE: "football_platform.lib.ops_tables",
     API_KEYS_TABLE: "serving.auth",
 }
 
