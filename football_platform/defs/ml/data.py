@@ -82,15 +82,3 @@ def load_training_set(warehouse: Warehouse) -> pd.DataFrame:
     for col in ("fthg", "ftag"):
         frame[col] = frame[col].astype(int)
     return frame.sort_values(["match_date", "div", "home_team", "away_team"], kind="mergesort").reset_index(drop=True)
-
-
-def write_training_set(warehouse: Warehouse, frame: pd.DataFrame) -> None:
-    """Replace ``analytics.training_set`` (used by tests until the features engineer's asset exists)."""
-    with warehouse.connect() as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS analytics")
-        if warehouse.is_duckdb:
-            conn.raw.register("training_set_df", frame)
-            conn.raw.execute("CREATE OR REPLACE TABLE analytics.training_set AS SELECT * FROM training_set_df")
-            conn.raw.unregister("training_set_df")
-        else:
-            raise NotImplementedError("write_training_set is a DuckDB test helper")
