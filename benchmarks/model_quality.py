@@ -134,7 +134,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
         print(_baseline_table(group, args.n_boot).to_string(index=False))
     if "E0" in leagues:
         epl = per_league[per_league["div"] == "E0"].set_index("model")
-        print("\n== EPL vs DESIGN.md reference RPS ==")
+        print("\n== EPL vs the reference RPS (EPL 2019/20-2023/24, docs/metrics.md) ==")
         print(f"{'closing':24s} measured {epl['rps_ref'].iloc[0]:.4f}  reference {REFERENCE_EPL['closing']:.4f}")
         for model, ref in REFERENCE_EPL.items():
             if model in epl.index:
