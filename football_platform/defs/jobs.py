@@ -14,14 +14,14 @@ from football_platform.defs.common.keys import RAW_MATCHES
 
 ingest_job = dg.define_asset_job(
     name="ingest_job",
-    selection=dg.AssetSelection.keys(RAW_MATCHES),
+    selection=dg.AssetSelection.assets(RAW_MATCHES),
     description="Season files into raw.matches / raw.odds, with the Great Expectations checks.",
     tags=WAREHOUSE_WRITER_TAGS,
 )
 
 downstream_job = dg.define_asset_job(
     name="downstream_job",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.keys(RAW_MATCHES),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(RAW_MATCHES),
     description="Everything downstream of the season files: fixtures, dbt, features, training, promotion, predictions.",
     tags=WAREHOUSE_WRITER_TAGS,
 )

@@ -6,7 +6,6 @@ the one-line reasons of failed steps, and what ``batch_predictions`` published (
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import dagster as dg
@@ -25,8 +24,9 @@ def profile_instance(settings: Settings) -> dg.DagsterInstance:
     config = home / "dagster.yaml"
     if not config.exists() and (PROJECT_ROOT / "dagster.yaml").exists() and not settings.is_prod:
         shutil.copy(PROJECT_ROOT / "dagster.yaml", config)
-    os.environ["DAGSTER_HOME"] = str(home)  # Dagster itself reads it
-    return dg.DagsterInstance.get()
+    # The instance of that directory, as DagsterInstance.get() would build it from DAGSTER_HOME, without setting
+    # the variable for the rest of the process.
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def contiguous_runs(seasons: list[str]) -> list[tuple[str, str]]:
