@@ -428,7 +428,10 @@ def main(argv: list[str] | None = None) -> int:
             "p99_ms_flat_out": post["p99_ms"],
             "p99_ms_at_fixed_rate": None if fixed is None else fixed["p99_ms"],
             "goal_req_s_2500": post["req_s"] >= 2500, "goal_ratio_0_29": post["req_s"] >= 0.29 * bare_r["req_s"],
-            "goal_p99_under_10ms": post["p99_ms"] < 10 and (fixed is None or fixed["p99_ms"] < 10),
+            # The goal: p99 under 10 ms at 8 connections (wrk, closed loop); the constant-rate p99 at
+            # --predict-rate is reported beside it as its own check.
+            "goal_p99_under_10ms": post["p99_ms"] < 10,
+            "fixed_rate_p99_under_10ms": None if fixed is None else fixed["p99_ms"] < 10,
             "errors": post["errors"] + (fixed["errors"] if fixed else 0)}
     if "mlflow models serve POST /invocations" in results:
         summary["mlflow_serve_req_s"] = round(results["mlflow models serve POST /invocations"]["req_s"])

@@ -36,6 +36,7 @@ FOOTBALL_DATA = SHARED_DATA / "football-data"
 SEASONS = ["2021", "2122", "2223", "2324"]
 SNAPSHOT = "2026-01-30"
 API_KEY = "test-bootstrap-key"
+METRICS_KEY = "test-metrics-key"  # scope metrics only: what Prometheus scrapes /metrics with
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ def build_env(base: Path, redis_url: str | None, database_url: str | None = None
     prefix = prefix or (ready.read_text().strip() if ready.exists() else f"fp_test_{uuid.uuid4().hex[:8]}")
     settings = Settings(profile="prod" if database_url else "local", warehouse_path=base / "warehouse.duckdb",
                         database_url=database_url, state_dir=base, mlflow_tracking_uri=tracking_uri,
-                        redis_url=redis_url, redis_key_prefix=prefix, api_keys=(API_KEY,), leagues=tuple(leagues))
+                        redis_url=redis_url, redis_key_prefix=prefix, api_keys=(API_KEY,), metrics_keys=(METRICS_KEY,),
+                        leagues=tuple(leagues))
     env = ServingEnv(base, warehouse, tracking_uri, settings)
     if ready.exists():
         return env

@@ -196,7 +196,8 @@ def _add_keys_parser(sub) -> None:
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="a new key; prints it once (only its sha256 is stored)")
     create.add_argument("name")
-    create.add_argument("--scopes", default="read", help="read and/or admin, comma-separated (admin implies read)")
+    create.add_argument("--scopes", default="read", help="read, admin and/or metrics, comma-separated (admin implies read and metrics; "
+                        "metrics alone is a Prometheus scrape key)")
     create.add_argument("--rate", type=float, help="requests/s for this key (default: the server's --rate-limit)")
     create.add_argument("--burst", type=float, help="token bucket size (default: the rate when --rate is given)")
     create.add_argument("--expires-days", type=float, help="the key stops working after this many days")

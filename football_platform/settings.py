@@ -41,7 +41,8 @@ class Settings:
     dagster_home: Path = PROJECT_ROOT / ".football" / "dagster_home"
     as_of: str | None = None
     api_keys: tuple[str, ...] = field(default=(), repr=False)  # FOOTBALL_API_KEYS: scope read
-    admin_keys: tuple[str, ...] = field(default=(), repr=False)  # FOOTBALL_ADMIN_KEYS: scopes read and admin
+    admin_keys: tuple[str, ...] = field(default=(), repr=False)  # FOOTBALL_ADMIN_KEYS: read, admin and metrics
+    metrics_keys: tuple[str, ...] = field(default=(), repr=False)  # FOOTBALL_METRICS_KEYS: metrics (Prometheus)
     alert_webhook_url: str | None = field(default=None, repr=False)
     # Field -> the process environment variable its value was read from, for the fields that may carry a secret.
     # Resources pass those as ``dg.EnvVar(name)`` so the Dagster UI shows the variable's name, never its value.
@@ -131,6 +132,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         as_of=env.get("FOOTBALL_AS_OF") or None,
         api_keys=_csv(env.get("FOOTBALL_API_KEYS"), ()),
         admin_keys=_csv(env.get("FOOTBALL_ADMIN_KEYS"), ()),
+        metrics_keys=_csv(env.get("FOOTBALL_METRICS_KEYS"), ()),
         alert_webhook_url=alert_webhook_url,
         secret_env=secret_env,
     )

@@ -28,7 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 from starlette.middleware import Middleware
 
@@ -249,11 +249,26 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
+# Module level: the routes' annotations are resolved against this module's names (postponed annotations).
+BEARER = HTTPBearer(auto_error=False, description="the key as a bearer token (how Prometheus sends credentials)")
+_KNOWN_QUERY: dict[int, tuple[Any, frozenset[str]]] = {}  # id(route) -> (route, its query parameters)
+
+
+def _known_query(route: Any) -> frozenset[str]:
+    """A route's query parameter names, worked out once per route (routes are not hashable: keyed by identity)."""
+    hit = _KNOWN_QUERY.get(id(route))
+    if hit is None or hit[0] is not route:
+        hit = _KNOWN_QUERY[id(route)] = (route, frozenset(_query_names(route.dependant)))
+    return hit[1]
+
+
 async def reject_unknown_query(request: Request) -> None:
     """Unknown query parameters are a client error (422), not silently ignored: the OpenAPI document lists every
     parameter a route takes, and a misspelt filter (``?leage=E0``) must not answer as if no filter were given."""
+    if not request.query_params:
+        return
     route = request.scope.get("route")
-    known = _query_names(route.dependant) if route is not None else set()
+    known = _known_query(route) if route is not None else frozenset()
     unknown = [name for name in request.query_params if name not in known]
     if unknown:
         raise RequestValidationError([{"type": "extra_forbidden", "loc": ("query", name),
@@ -296,7 +311,8 @@ class RequestContextMiddleware:
         finally:
             route = scope.get("route")
             # The template (/predictions/{match_id}), never the raw path: bounded label values.
-            route_label = getattr(route, "path", None) or "unmatched"
+            route_label = (getattr(route, "path", None) or scope.get("state", {}).get("route_label")
+                           or "unmatched")
             elapsed = time.perf_counter() - started
             labels = (route_label, scope["method"], status["code"])
             children = self._children.get(labels)
@@ -362,7 +378,7 @@ def create_app(
     store = prediction_store or PredictionStore(settings.redis_url, settings.redis_key_prefix, warehouse,
                                                 refresh_seconds=options.cache_refresh_seconds)
     keys = key_store or KeyStore(settings.api_keys, warehouse, refresh_seconds=options.key_refresh_seconds,
-                                 admin_keys=settings.admin_keys)
+                                 admin_keys=settings.admin_keys, metrics_keys=settings.metrics_keys)
     limiter = SharedRateLimiter.for_settings(
         settings, rate=options.rate_limit_per_second, burst=options.rate_limit_burst,
         anonymous_rate=options.anonymous_rate_per_second, anonymous_burst=options.anonymous_burst)
@@ -400,8 +416,9 @@ def create_app(
         title="football_platform prediction API",
         version="1.0",
         description="Match outcome probabilities (home/draw/away) from the `production` model. Send your key in "
-                    "`X-API-Key` (scope `read`; `/admin/reload` needs `admin`); only `/health` (liveness) and "
-                    "`/metrics` (Prometheus) are open.",
+                    "`X-API-Key` (scope `read`; `/admin/reload` needs `admin`; `/metrics` needs `metrics`, also "
+                    "accepted as `Authorization: Bearer`, the way Prometheus sends it); only `/health` (liveness) "
+                    "is open.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
         responses=ANY_ROUTE,
@@ -416,18 +433,25 @@ def create_app(
 
     api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
+    def _admitted(request: Request, scope: str) -> Principal:
+        # The Guard has checked the key, its scope and its rate before any parsing (serving/guard.py); the
+        # dependencies below declare the key in the OpenAPI document and refuse a request the Guard did not admit.
+        who = request.scope.get("state", {}).get("principal")
+        if who is None or scope not in who.scopes:
+            raise HTTPException(401, "missing or invalid X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
+        return who
+
     def principal(scope: str):
-        # The Guard has checked the key, its scope and its rate before any parsing (serving/guard.py); this
-        # dependency declares the key in the OpenAPI document and refuses a request the Guard did not admit.
         async def dependency(request: Request, key: str | None = Depends(api_key_header)) -> Principal:
-            who = request.scope.get("state", {}).get("principal")
-            if who is None or scope not in who.scopes:
-                raise HTTPException(401, "missing or invalid X-API-Key", headers={"WWW-Authenticate": "ApiKey"})
-            return who
+            return _admitted(request, scope)
 
         return dependency
 
-    reader_dep, admin_dep = Depends(principal("read")), Depends(principal("admin"))
+    async def scraper(request: Request, key: str | None = Depends(api_key_header),
+                      token: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None) -> Principal:
+        return _admitted(request, "metrics")
+
+    reader_dep, admin_dep, scraper_dep = Depends(principal("read")), Depends(principal("admin")), Depends(scraper)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -597,8 +621,9 @@ def create_app(
             "api_keys": {"error": public_error(keys.last_error)},
             "uptime_seconds": round(time.time() - started_at, 1)}, status_code=503 if status == "unavailable" else 200)
 
-    @app.get("/metrics", tags=["health"], response_class=Response)
-    def prometheus_metrics() -> Response:
+    @app.get("/metrics", tags=["health"], response_class=Response, responses=ERRORS,
+             summary="Prometheus metrics (scope metrics; X-API-Key or Authorization: Bearer)")
+    def prometheus_metrics(_: Principal = scraper_dep) -> Response:
         now = time.time()
         loaded = holder.current
         if loaded is not None and loaded.registered_at:

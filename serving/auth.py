@@ -1,7 +1,8 @@
 """API keys, their scopes, and rate limits shared by every worker and replica.
 
 Keys come from two places: bootstrap keys from the environment (``FOOTBALL_API_KEYS``: scope ``read``;
-``FOOTBALL_ADMIN_KEYS``: scopes ``read`` and ``admin``) and the warehouse table ``ops.api_keys`` (sha256 of the key,
+``FOOTBALL_ADMIN_KEYS``: scopes ``read``, ``admin`` and ``metrics``; ``FOOTBALL_METRICS_KEYS``: scope ``metrics``
+only, for Prometheus) and the warehouse table ``ops.api_keys`` (sha256 of the key,
 name, scopes, rate, burst, expiry), re-read at most every ``refresh_seconds`` through a brief read-only connection
 and managed with ``football-platform keys create|list|revoke``. Plain keys are never stored, logged or echoed; a key
 is known by its name.
@@ -28,7 +29,9 @@ from typing import Any
 
 log = logging.getLogger("serving.auth")
 
-SCOPES = ("read", "admin")
+SCOPES = ("read", "admin", "metrics")
+# A scope that brings others with it: an admin may do what a reader and a scraper may.
+IMPLIED_SCOPES = {"admin": ("read", "metrics")}
 API_KEYS_DDL = [
     "CREATE SCHEMA IF NOT EXISTS ops",
     """CREATE TABLE IF NOT EXISTS ops.api_keys (
@@ -45,6 +48,14 @@ API_KEYS_DDL = [
 ]
 
 
+def grant(scopes: Any) -> frozenset[str]:
+    """The scopes a key holds: those given and those they imply."""
+    held = set(scopes)
+    for scope in tuple(held):
+        held.update(IMPLIED_SCOPES.get(scope, ()))
+    return frozenset(held)
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -58,16 +69,16 @@ def create_api_key(warehouse: Any, name: str, scopes: tuple[str, ...] = ("read",
                    rate_per_second: float | None = None, burst: float | None = None,
                    expires_at: dt.datetime | None = None) -> str:
     """Store a new key's hash in ``ops.api_keys``; returns the plain key (shown once, never stored).
-    ``admin`` implies ``read``. An active key of the same name is an error (revoke it first)."""
+    ``admin`` implies ``read`` and ``metrics``. An active key of the same name is an error (revoke it first)."""
     bad = set(scopes) - set(SCOPES)
     if bad or not scopes:
-        raise ValueError(f"unknown scope(s) {sorted(bad)}: use read and/or admin")
+        raise ValueError(f"unknown scope(s) {sorted(bad)}: use {', '.join(SCOPES)}")
     if not name or len(name) > 64:
         raise ValueError("a key name is 1 to 64 characters")
     for value, what in ((rate_per_second, "rate"), (burst, "burst")):
         if value is not None and not (math.isfinite(value) and value > 0):
             raise ValueError(f"{what} must be a positive number")
-    granted = set(scopes) | ({"read"} if "admin" in scopes else set())
+    granted = grant(scopes)
     key = "fp_" + secrets.token_urlsafe(24)
     with warehouse.connect() as conn, conn.transaction():
         _ensure_table(conn)
@@ -119,12 +130,12 @@ class KeyStore:
     """Look-ups by key hash; the warehouse table is cached and refreshed in the background of requests."""
 
     def __init__(self, bootstrap_keys: tuple[str, ...] = (), warehouse: Any = None, refresh_seconds: float = 60.0,
-                 admin_keys: tuple[str, ...] = ()):
-        read, admin = frozenset({"read"}), frozenset({"read", "admin"})
-        self._bootstrap = {hash_key(k): Principal(name=f"bootstrap-{i + 1}", scopes=read)
-                           for i, k in enumerate(bootstrap_keys)}
-        self._bootstrap.update({hash_key(k): Principal(name=f"bootstrap-admin-{i + 1}", scopes=admin)
-                                for i, k in enumerate(admin_keys)})
+                 admin_keys: tuple[str, ...] = (), metrics_keys: tuple[str, ...] = ()):
+        self._bootstrap: dict[str, Principal] = {}
+        for kind, scope, keys in (("", "read", bootstrap_keys), ("admin-", "admin", admin_keys),
+                                  ("metrics-", "metrics", metrics_keys)):
+            self._bootstrap.update({hash_key(k): Principal(name=f"bootstrap-{kind}{i + 1}", scopes=grant([scope]))
+                                    for i, k in enumerate(keys)})
         self._warehouse = warehouse
         self._refresh_seconds = refresh_seconds
         self._table: dict[str, Principal] = {}
@@ -148,7 +159,7 @@ class KeyStore:
                 expires = rec.get("expires_at")
                 table[str(rec["key_hash"])] = Principal(
                     name=str(rec["name"]),
-                    scopes=frozenset(s.strip() for s in str(rec["scopes"]).split(",") if s.strip()),
+                    scopes=grant(s.strip() for s in str(rec["scopes"]).split(",") if s.strip()),
                     rate_per_second=_number(rec.get("rate_per_second")),
                     burst=_number(rec.get("burst")),
                     expires_at=None if expires is None or expires != expires else _epoch(expires),

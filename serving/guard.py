@@ -16,13 +16,13 @@ import orjson
 from serving.auth import KeyStore, SharedRateLimiter
 
 OPEN = "open"
-# The scope each route needs; any path not listed is open (/health, /metrics, the OpenAPI document, 404s).
+# The scope each route needs; any path not listed is open (/health, the OpenAPI document, 404s).
 ROUTE_SCOPES: dict[str, str] = {
     "/predictions": "read", "/predict": "read", "/teams": "read", "/models/production": "read", "/stats": "read",
     "/health/detailed": "read", "/health/database": "read", "/health/redis": "read",
-    "/admin/reload": "admin",
+    "/admin/reload": "admin", "/metrics": "metrics",
 }
-PREFIX_SCOPES = (("/predictions/", "read"),)
+PREFIX_SCOPES = (("/predictions/", "read", "/predictions/{match_id}"),)
 MAX_HEADER_BYTES = 16 * 1024
 MAX_KEY_BYTES = 256
 MAX_BODY_BYTES = 16 * 1024  # a /predict body is a few hundred bytes
@@ -31,10 +31,17 @@ MAX_BODY_BYTES = 16 * 1024  # a /predict body is a few hundred bytes
 def required_scope(path: str) -> str | None:
     scope = ROUTE_SCOPES.get(path)
     if scope is None:
-        for prefix, needed in PREFIX_SCOPES:
+        for prefix, needed, _template in PREFIX_SCOPES:
             if path.startswith(prefix):
                 return needed
     return scope
+
+
+def route_template(path: str) -> str | None:
+    """The route a refused request was meant for, as a bounded metrics label (the template, never the raw path)."""
+    if path in ROUTE_SCOPES:
+        return path
+    return next((template for prefix, _needed, template in PREFIX_SCOPES if path.startswith(prefix)), None)
 
 
 async def _answer(send: Any, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
@@ -66,6 +73,8 @@ class Guard:
             size += len(name) + len(value)
             if name == b"x-api-key":
                 key = value if key is None else key
+            elif name == b"authorization" and value[:7].lower() == b"bearer " and key is None:
+                key = value[7:].strip()  # Prometheus' scrape credentials (authorization: Bearer)
             elif name == b"content-length":
                 length = value
         if size > MAX_HEADER_BYTES or (key is not None and len(key) > MAX_KEY_BYTES):
@@ -81,13 +90,16 @@ class Guard:
         needed = required_scope(scope["path"])
         if needed is not None:
             who = self.keys.lookup(key.decode("latin-1") if key else None)
+            # Refusals never reach routing: label them with the route they were meant for, not "unmatched".
+            scope.setdefault("state", {})["route_label"] = route_template(scope["path"])
             if who is None:
                 client = scope.get("client")
                 allowed, wait = await self.limiter.allow_anonymous(client[0] if client else "unknown")
                 if not allowed:
                     await _answer(send, 429, "too many requests without a valid key", _retry_after(wait))
                 else:
-                    await _answer(send, 401, "missing or invalid X-API-Key", [(b"www-authenticate", b"ApiKey")])
+                    await _answer(send, 401, "missing or invalid X-API-Key (or Authorization: Bearer)",
+                                  [(b"www-authenticate", b"ApiKey")])
                 return
             if needed not in who.scopes:
                 await _answer(send, 403, f"this key lacks the {needed!r} scope")

@@ -17,12 +17,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
 from football_platform.lib.raw_schema import POSTGRES_INDEXES, RAW_DDL
 
 _PLACEHOLDER = re.compile(r"\?")
+
+
+def redact_url(url: str) -> str:
+    """``scheme://user@host:port/db`` of a connection URL: parsed, never pattern-matched, so that a password in
+    the query string (``?password=``), an unencoded ``@`` in it, or a malformed URL leaks nothing."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable URL>"
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
 
 
 @dataclass(frozen=True)
@@ -52,9 +66,10 @@ class Warehouse:
         return self.kind == "duckdb"
 
     def describe(self) -> str:
+        """Where the warehouse is, for log lines and errors: never its password, whatever form the URL takes."""
         if self.is_duckdb:
             return f"duckdb:{self.path}"
-        return "postgres:" + re.sub(r"//([^:@/]+):[^@]*@", r"//\1:***@", self.url or "")
+        return "postgres:" + redact_url(self.url or "")
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[Connection]:

@@ -187,6 +187,7 @@ def stack(images: BuiltImages, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "MINIO_ROOT_PASSWORD": secrets.token_hex(16),
         "GRAFANA_ADMIN_PASSWORD": secrets.token_hex(16),
         "FOOTBALL_API_KEYS": secrets.token_hex(16),
+        "FOOTBALL_METRICS_KEYS": secrets.token_hex(16),
         "ALERTMANAGER_WEBHOOK_URL": "http://alert-receiver:9095/alerts",
         "FOOTBALL_IMAGE": PROD_IMAGE,
         "FOOTBALL_DATA_DIR": str(FOOTBALL_DATA),

@@ -78,6 +78,9 @@ def test_metrics_are_scraped_inside_the_network_but_not_served_through_the_proxy
     base, context = https(stack, tmp_path_factory)
     for route in ("/metrics", "/stats"):
         assert httpx.get(f"{base}{route}", verify=context, timeout=10).status_code == 404, route
+    # Inside the network too, /metrics needs the scrape key (scope metrics), which Prometheus sends as a bearer token.
+    anonymous = stack.exec("prometheus", "wget", "-S", "-qO-", "http://api:8000/metrics")
+    assert anonymous.returncode != 0 and "401" in anonymous.stderr, anonymous.stderr
     prometheus = f"http://127.0.0.1:{stack.port('prometheus', 9090)}"
 
     def scraped() -> dict | None:

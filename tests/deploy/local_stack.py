@@ -31,6 +31,7 @@ DUMMY_SECRETS = {
     "MINIO_ROOT_PASSWORD": "stack-test-minio",
     "GRAFANA_ADMIN_PASSWORD": "stack-test-grafana",
     "ALERTMANAGER_WEBHOOK_URL": "http://127.0.0.1:9/alerts",
+    "FOOTBALL_METRICS_KEYS": "stack-test-metrics",
 }
 # What the processes inherit besides compose's variables: nothing of the test runner's FOOTBALL_*, MLFLOW_*,
 # AWS_*, DAGSTER_* (a leak from there would make the test prove nothing about compose's wiring).

@@ -69,7 +69,7 @@ STACK_VARS = {
 # Secrets: empty in .env.example, and compose refuses to start without them.
 # (ALERTMANAGER_WEBHOOK_URL: where alerts go; webhook URLs carry tokens, and a stack without a receiver is refused.)
 REQUIRED_SECRETS = {"POSTGRES_PASSWORD", "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
-                    "ALERTMANAGER_WEBHOOK_URL"}
+                    "ALERTMANAGER_WEBHOOK_URL", "FOOTBALL_METRICS_KEYS"}
 APP_SERVICES = {"dagster-code", "dagster-webserver", "dagster-daemon", "api", "feast-apply"}
 
 
@@ -108,6 +108,7 @@ def test_settings_reads_the_documented_variables():
         "FOOTBALL_AS_OF",
         "FOOTBALL_API_KEYS",
         "FOOTBALL_ADMIN_KEYS",
+        "FOOTBALL_METRICS_KEYS",
         "FOOTBALL_ALERT_WEBHOOK_URL",
     }
 
@@ -160,6 +161,7 @@ def test_nothing_secret_is_committed():
     for name in REQUIRED_SECRETS | {
         "FOOTBALL_API_KEYS",
         "FOOTBALL_ADMIN_KEYS",
+        "FOOTBALL_METRICS_KEYS",
         "AWS_SECRET_ACCESS_KEY",
         "FOOTBALL_PG_PASSWORD",
         "DAGSTER_PG_PASSWORD",
@@ -181,7 +183,7 @@ def _resolved(env: dict[str, str]) -> dict:
 
 def test_compose_refuses_to_start_without_the_secrets():
     env = parse_env_file(ENV_EXAMPLE)
-    with pytest.raises(InterpolationError, match="PASSWORD"):
+    with pytest.raises(InterpolationError, match="PASSWORD|METRICS_KEYS"):
         _resolved(env)
 
 

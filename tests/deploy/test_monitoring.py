@@ -69,6 +69,11 @@ def test_prometheus_config_and_rule_files_are_valid(tmp_path):
     assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
     config["rule_files"] = ["alerts.yml"]
     shutil.copy(PROM_DIR / "alerts.yml", tmp_path / "alerts.yml")
+    # The API is scraped with a bearer token from the file the compose entrypoint writes; promtool checks it exists.
+    (api,) = [job for job in config["scrape_configs"] if job["job_name"] == "football-api"]
+    assert api["authorization"] == {"type": "Bearer", "credentials_file": "/tmp/metrics_key"}
+    (tmp_path / "metrics_key").write_text("k")
+    api["authorization"]["credentials_file"] = str(tmp_path / "metrics_key")
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     result = run([promtool(), "check", "config", str(tmp_path / "prometheus.yml")])
     assert result.returncode == 0, result.stdout + result.stderr

@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.serving_env import API_KEY, ServingEnv, register, train_tiny
+from benchmarks.serving_env import API_KEY, METRICS_KEY, ServingEnv, register, train_tiny
 from football_platform.contracts import MODEL_NAME
 from serving.app import ServingOptions, create_app
 from serving.auth import create_api_key
@@ -28,6 +28,7 @@ from tests.conftest import REDIS_TEST_URL
 
 pytestmark = pytest.mark.redis
 H = {"X-API-Key": API_KEY}
+SCRAPE = {"Authorization": f"Bearer {METRICS_KEY}"}  # as Prometheus sends its credentials
 FAST = ServingOptions(rate_limit_per_second=0, model_poll_seconds=3600, access_log=False)
 
 
@@ -53,11 +54,11 @@ def test_prediction_routes_need_a_valid_key(client):
         assert client.get("/teams", headers=headers).status_code == 401
         assert client.get("/models/production", headers=headers).status_code == 401
         assert client.post("/admin/reload", headers=headers).status_code == 401
-    # Issue 18: only liveness, the Prometheus scrape and the schema stay open; diagnostics need a key.
+    # Issue 18: only liveness and the schema stay open; diagnostics need a key, the Prometheus scrape its own.
     for keyed in ("/health/detailed", "/health/database", "/health/redis", "/stats"):
         assert client.get(keyed).status_code == 401, keyed
         assert client.get(keyed, headers=H).status_code == 200, keyed
-    for open_route in ("/health", "/metrics", "/openapi.json"):
+    for open_route in ("/health", "/openapi.json"):
         assert client.get(open_route).status_code == 200, open_route
 
 
@@ -96,7 +97,7 @@ def test_predict_answers_with_probabilities_and_version(client):
 
 
 def _misses(client) -> float:
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=SCRAPE).text
     line = next((x for x in text.splitlines()
                  if x.startswith("football_api_feature_misses_total ")), text[:3000])
     assert line.startswith("football_api_feature_misses_total "), [x for x in text.splitlines() if "miss" in x] or text[:800]
@@ -156,7 +157,7 @@ def test_rate_limit_429(env):
 
 def test_metrics_expose_contract_names(client):
     client.post("/predict", json={"home_team": "Arsenal", "away_team": "Chelsea"}, headers=H)
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=SCRAPE).text
     for name in ("football_api_requests_total", "football_api_request_duration_seconds", "football_api_model_info",
                  "football_api_predictions_served_total", "football_api_feature_misses_total",
                  "football_api_cache_requests_total", "football_model_rolling_rps", "football_closing_rolling_rps",
@@ -192,7 +193,7 @@ def test_raw_matches_freshness_comes_from_the_health_report(env):
                         VALUES ('raw_matches', 'HEALTHY', now() - INTERVAL 3 HOUR, 0, 0, 0, 0, now())""")
     try:
         with TestClient(redis_app(env)) as c:
-            families = {f.name: f for f in text_string_to_metric_families(c.get("/metrics").text)}
+            families = {f.name: f for f in text_string_to_metric_families(c.get("/metrics", headers=SCRAPE).text)}
         ages = {s.labels["asset"]: s.value for s in families["football_data_freshness_seconds"].samples}
         assert 3 * 3600 - 60 < ages["raw_matches"] < 3 * 3600 + 600, ages
     finally:
@@ -295,7 +296,7 @@ def serve(env: ServingEnv, *args: str, extra_env: dict[str, str] | None = None):
     environ = {**os.environ, "FOOTBALL_ENV": "local", "FOOTBALL_STATE_DIR": str(env.base),
                "FOOTBALL_WAREHOUSE": str(env.warehouse.path), "MLFLOW_TRACKING_URI": env.tracking_uri,
                "REDIS_URL": env.settings.redis_url, "FOOTBALL_REDIS_PREFIX": env.settings.redis_key_prefix,
-               "FOOTBALL_API_KEYS": API_KEY, **(extra_env or {})}
+               "FOOTBALL_API_KEYS": API_KEY, "FOOTBALL_METRICS_KEYS": METRICS_KEY, **(extra_env or {})}
     exe = Path(sys.executable).parent / "football-platform"
     proc = subprocess.Popen([str(exe), "serve", "--port", str(port), "--no-access-log", *args], env=environ,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -359,7 +360,7 @@ def test_metrics_aggregate_across_two_workers(env, tmp_path):
         assert sum(per_pid.values()) == sent
         for _ in range(4):  # whichever worker answers the scrape, it reports the whole server
             with httpx.Client() as fresh:
-                assert _health_count(fresh.get(f"{base}/metrics", timeout=5).text) == sent
+                assert _health_count(fresh.get(f"{base}/metrics", headers=SCRAPE, timeout=5).text) == sent
 
 
 def _health_count_of(metric) -> float:

@@ -17,8 +17,9 @@ from dataclasses import replace
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.serving_env import API_KEY
+from benchmarks.serving_env import API_KEY, METRICS_KEY
 from football_platform.cli import main as cli_main
 from football_platform.lib.warehouse import Warehouse
 from football_platform.settings import Settings
@@ -58,6 +59,38 @@ def test_env_keys_read_only_admin_keys_admin(client):
     assert client.get("/predictions", headers=admin).status_code == 200
 
 
+def test_metrics_need_the_metrics_scope_as_api_key_or_bearer_token(client):
+    """/metrics is no longer open: Prometheus scrapes it with a metrics-only key sent as a bearer token, which can
+    read nothing else; a read key cannot scrape; an admin key can (operators with curl)."""
+    bearer = {"Authorization": f"Bearer {METRICS_KEY}"}
+
+    def counted() -> dict[tuple[str, str], float]:
+        text = client.get("/metrics", headers=bearer).text
+        return {(s.labels["route"], s.labels["status"]): s.value for family in text_string_to_metric_families(text)
+                if family.name == "football_api_requests" for s in family.samples if s.name.endswith("_total")}
+
+    before = counted()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/metrics", headers={"Authorization": f"Basic {METRICS_KEY}"}).status_code == 401
+    assert client.get("/metrics", headers=H).status_code == 403  # read scope only
+    for headers in (bearer, {"X-API-Key": METRICS_KEY}, {"X-API-Key": ADMIN_KEY}):
+        scraped = client.get("/metrics", headers=headers)
+        assert scraped.status_code == 200 and "football_api_requests_total" in scraped.text, headers
+    for route in ("/predictions", "/teams", "/stats", "/health/detailed"):
+        assert client.get(route, headers=bearer).status_code == 403, route
+    assert client.post("/admin/reload", headers=bearer).status_code == 403
+    # Refusals are counted under the route they were meant for, not "unmatched".
+    after = counted()
+    added = {k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k, 0.0)}
+    assert added[("/metrics", "401")] == 3 and added[("/metrics", "403")] == 1
+    assert added[("/predictions", "403")] == 1 and added[("/admin/reload", "403")] == 1
+    assert not any(route == "unmatched" for route, _ in added)
+    documented = client.get("/openapi.json").json()["paths"]["/metrics"]["get"]
+    assert {"401", "403", "429"} <= set(documented["responses"])
+    assert {"APIKeyHeader", "HTTPBearer"} <= {name for rule in documented["security"] for name in rule}
+
+
 def test_keys_command_create_list_revoke_expiry(env, tmp_path, monkeypatch, capsys):
     warehouse = Warehouse(kind="duckdb", path=tmp_path / "keys.duckdb")
     monkeypatch.setenv("FOOTBALL_ENV", "local")
@@ -72,13 +105,13 @@ def test_keys_command_create_list_revoke_expiry(env, tmp_path, monkeypatch, caps
     assert cli_main(["keys", "list"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["name"], r["scopes"], r["rate_per_second"], r["burst"]) for r in listed] == [
-        ("analyst", "read", 2.0, None), ("boss", "read,admin", None, 7.0)]
+        ("analyst", "read", 2.0, None), ("boss", "read,admin,metrics", None, 7.0)]
     stored = warehouse.query_df("SELECT * FROM ops.api_keys").to_string()
     assert secret not in stored and boss not in stored  # only the sha256
     keys = KeyStore(warehouse=warehouse)
     keys.refresh()
     assert keys.lookup(secret).scopes == {"read"} and keys.lookup(secret).rate_per_second == 2.0
-    assert keys.lookup(boss).scopes == {"read", "admin"} and keys.lookup(boss).burst == 7.0
+    assert keys.lookup(boss).scopes == {"read", "admin", "metrics"} and keys.lookup(boss).burst == 7.0
     assert cli_main(["keys", "revoke", "analyst"]) == 0
     assert cli_main(["keys", "revoke", "analyst"]) == 1
     keys.refresh()
@@ -151,8 +184,9 @@ def test_no_user_host_path_or_secret_in_any_answer(env, url):
             assert c.get(route).status_code == 401, route  # no key, no diagnostics
         answers = [c.get(route, headers=H) for route in
                    ("/health", "/health/detailed", "/health/database", "/health/redis", "/stats",
-                    "/models/production", "/predictions", "/teams", "/metrics")]
+                    "/models/production", "/predictions", "/teams")]
         answers.append(c.post("/admin/reload", headers={"X-API-Key": ADMIN_KEY}))
+        answers.append(c.get("/metrics", headers={"X-API-Key": ADMIN_KEY}))
         assert answers[2].status_code == 503 and answers[2].json()["error"]  # the database is down, and says so
     secrets = (*LEAKS, str(env.base), env.tracking_uri, str(env.warehouse.path), url)
     for r in answers:

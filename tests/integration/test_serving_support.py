@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from benchmarks.serving_env import API_KEY, clean_redis, load_model, materialize_online, with_prefix
+from benchmarks.serving_env import API_KEY, METRICS_KEY, clean_redis, load_model, materialize_online, with_prefix
 from football_platform.lib import feature_rows as frows
 from football_platform.lib import feature_store as fs
 from football_platform.lib.features import FUNDAMENTAL_FEATURES, build_match_features, team_state_after
@@ -188,7 +188,7 @@ def test_fast_path_and_route_answer_alike(env):
             b = c.post("/predict", content=miss, headers={**H, "Content-Type": "application/vnd.api+json"})
             assert (a.status_code, a.json()) == (b.status_code, b.json())
         assert a.status_code == 404 and "Chelsea" in a.json()["detail"]["closest"]
-        metrics = c.get("/metrics").text
+        metrics = c.get("/metrics", headers={"X-API-Key": METRICS_KEY}).text
         line = next(x for x in metrics.splitlines()
                     if x.startswith("football_api_requests_total{") and 'route="/predict"' in x and '"200"' in x)
         assert float(line.split()[-1]) == 2.0

@@ -16,6 +16,7 @@ from football_platform.lib.seasons import (
     season_start_year,
     season_window,
 )
+from football_platform.lib.warehouse import Warehouse
 from football_platform.settings import Settings, get_settings
 
 
@@ -130,3 +131,18 @@ def test_settings_repr_hides_connection_secrets():
     assert "profile='prod'" in text
     for secret in ("pw-warehouse", "pw-registry", "pw-redis", "key-one"):
         assert secret not in text
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://football:S3cret-pw@db.internal:5432/warehouse",
+    "postgresql://football@db.internal/warehouse?password=S3cret-pw&sslmode=require",
+    "postgresql://football:S3cret@pw@db.internal:5432/warehouse",  # an unencoded @ in the password
+    "postgresql://football:S3cret-pw@db.internal:5432/warehouse?sslpassword=S3cret-pw",
+])
+def test_warehouse_description_never_carries_the_password(url):
+    """Issue 18: log lines and errors name the warehouse by user, host, port and database, parsed from the URL:
+    a password in the query string or with an unencoded @ (which the old pattern missed) never reaches them."""
+    described = Warehouse(kind="postgres", url=url).describe()
+    assert "S3cret" not in described and "pw" not in described.split("@")[0]
+    assert described.startswith("postgres:postgresql://football@db.internal") and described.endswith("/warehouse")
+    assert Warehouse(kind="postgres", url="postgresql://u:p@[bad/db").describe() == "postgres:<unparseable URL>"
