@@ -187,15 +187,16 @@ def fixed_rate_cpu(url: str, rate: float, duration: int, connections: int, metho
 # (py-spy's raw format: "frame;frame;... count", outermost first).
 STEPS = [
     ("metrics", ("prometheus_client/",)),
-    ("access log", ("logging/", "format (serving/app.py")),
+    ("access log", ("logging/", "format (serving/middleware.py")),
     ("model", ("catboost/", "predict_proba (", "probabilities (", "raw_scores (")),
     ("row build", ("model_input (", "features_from_states (", "lib/features.py", "ratings/")),
     ("feature read", ("redis/", "hiredis", "sqlite3", "serving/features.py", "serving/online_layout.py", "feature_rows.py")),
     ("serialisation", ("_json (serving", "orjson", "json/encoder", "json/__init__", "render (starlette")),
     ("validation", ("pydantic", "request_body_to_args", "parse_body (serving", "_validate", "json/decoder")),
-    ("auth + rate limit", ("serving/auth.py", "dependency (serving/app.py", "fastapi/security")),
+    ("auth + rate limit", ("serving/auth.py", "dependency (serving/routers.py", "fastapi/security")),
     ("thread hop", ("anyio/", "concurrent/futures", "threading.py")),
     ("routing / middleware (starlette, fastapi, ours)", ("starlette/", "fastapi/", "serving/app.py",
+                                                         "serving/middleware.py", "serving/routers.py",
                                                          "serving/predict.py")),
     ("HTTP server + event loop (uvicorn, uvloop)", ("uvicorn/", "uvloop", "asyncio/", "httptools")),
 ]
