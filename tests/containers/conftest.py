@@ -133,7 +133,13 @@ class Stack:
 
     def ok(self, *args: str, timeout: float = 600) -> str:
         result = self.compose(*args, timeout=timeout)
-        assert result.returncode == 0, f"docker compose {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        if result.returncode != 0:  # what every container was doing, and the health checks' last answers
+            states = self.compose("ps", "-a", "--format", "{{.Service}} {{.State}} {{.Status}}", timeout=60).stdout
+            health = self.compose("ps", "-a", "-q", timeout=60).stdout.split()
+            checks = run([docker(), "inspect", "--format", "{{.Name}} {{json .State.Health}}", *health], timeout=60,
+                         env=compose_environment()).stdout[-4000:] if health else ""
+            pytest.fail(f"docker compose {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n"
+                        f"containers:\n{states}\nhealth:\n{checks}")
         return result.stdout
 
     def port(self, service: str, port: int) -> int:
