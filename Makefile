@@ -1,7 +1,7 @@
 # football_platform — every entry point a person or CI needs.
 #   make install   build .venv from requirements.lock (+ the validators' .venv-tools), prepare the dbt manifest
 #   make demo      the whole graph on the local profile (embedded: DuckDB, SQLite), then the API
-#   make test      every test (starts PostgreSQL and Redis when they are down, and the Docker engine for tests/containers)
+#   make test      the import-layer contracts, then every test (starts PostgreSQL and Redis when they are down, and the Docker engine for tests/containers)
 #   make images    build football-platform:prod and :dev (a local Debian base image when no registry is reachable)
 
 PYTHON ?= python3
@@ -19,7 +19,7 @@ DEMO_API_KEY ?= demo-key
 # Two workers: the suite is dominated by real services and subprocesses, and the machine has two cores.
 PYTEST_ARGS ?= -n 2 --dist loadgroup -p no:cacheprovider -rfE --durations=25
 
-.PHONY: install system-deps demo test test-containers lint docs docs-serve dev bench clean services manifest images docker-engine
+.PHONY: install system-deps demo test test-containers lint lint-imports docs docs-serve dev bench clean services manifest images docker-engine
 
 install: system-deps $(VENV)/.installed .venv-tools/.installed
 
@@ -65,15 +65,19 @@ images: docker-engine
 # with the pinned pytest/xdist. `make test-containers` runs only them.
 CONTAINER_PYTEST_ARGS ?= -p no:cacheprovider -rfE --durations=25
 
-test: install services docker-engine
+test: install services docker-engine lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS) -m "not containers"
 	$(BIN)/pytest $(CONTAINER_PYTEST_ARGS) -m containers tests/containers
 
 test-containers: install services docker-engine
 	$(BIN)/pytest $(CONTAINER_PYTEST_ARGS) -m containers tests/containers
 
-lint: install
+lint: install lint-imports
 	$(BIN)/ruff check football_platform serving tests benchmarks
+
+# The layer contracts of pyproject.toml [tool.importlinter] (docs/architecture.md); import-linter lives in .venv-tools.
+lint-imports: .venv-tools/.installed
+	.venv-tools/bin/lint-imports
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/football-platform run --source $(FOOTBALL_DATA_SOURCE) --leagues $(DEMO_LEAGUES) --seasons $(DEMO_SEASONS)

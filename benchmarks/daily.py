@@ -10,7 +10,7 @@
    predictions job through ``batch_predictions`` — no retrain. Target: under 60 s wall; peak RSS printed.
 3. The nightly model update on that state (timed in its own fresh process).
 
-The same jobs the schedules and ``football-platform replay`` run (:func:`football_platform.defs.replay.run_day`).
+The same jobs the schedules and ``football-platform replay`` run (:func:`football_platform.runs.replay.run_day`).
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ def _step(args: argparse.Namespace) -> None:
     """One timed step in this (fresh) process; prints one JSON line."""
     started = time.perf_counter()
     from football_platform.definitions import build_definitions
-    from football_platform.defs.replay import ReplayOptions, replay_settings, run_day
-    from football_platform.defs.runs import profile_instance
     from football_platform.lib.replay import SiteHistory
     from football_platform.lib.seasons import all_seasons, current_season, season_start_year
+    from football_platform.runs.inprocess import profile_instance
+    from football_platform.runs.replay import ReplayOptions, replay_settings, run_day
 
     day = dt.date.fromisoformat(args.day)
     seasons = all_seasons(until=current_season(day))

@@ -26,11 +26,11 @@ import time
 import uuid
 from pathlib import Path
 
-from football_platform.defs.transform.resources import dbt_env
 from football_platform.lib.loading import ingest_many, load_fixtures
 from football_platform.lib.seasons import season_range
 from football_platform.lib.sources import DirectorySource
 from football_platform.lib.warehouse import Warehouse
+from football_platform.resources.dbt_cli import dbt_env
 from football_platform.settings import DBT_PROJECT_DIR, DEFAULT_LEAGUES, PROJECT_ROOT
 
 DEFAULT_SOURCE = PROJECT_ROOT.parent / "shared" / "data" / "football-data"

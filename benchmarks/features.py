@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.data import BIG_SIX, load_matches
+from football_platform.lib import feature_rows as frows
 from football_platform.lib import feature_store as fs
+from football_platform.lib import feature_tables as ftables
 from football_platform.lib.features import build_match_features, team_state_after
 from football_platform.lib.warehouse import Warehouse
 
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     out["matches"] = len(matches)
     out["seconds_load_csv"] = round(time.perf_counter() - t, 1)
     kickoff = matches.get("kickoff_time")
-    matches["event_timestamp"] = fs.kickoff_utc(matches["match_date"], kickoff)
+    matches["event_timestamp"] = frows.kickoff_utc(matches["match_date"], kickoff)
 
     t = time.perf_counter()
     feats = build_match_features(matches)
@@ -61,8 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     t = time.perf_counter()
     states = team_state_after(matches)
     out["seconds_team_state_after"] = round(time.perf_counter() - t, 1)
-    long = fs.team_match_rows(feats, matches["event_timestamp"])
-    state = fs.state_rows(states, matches["match_date"].max() + pd.Timedelta(days=1))
+    long = frows.team_match_rows(feats, matches["event_timestamp"])
+    state = frows.state_rows(states, matches["match_date"].max() + pd.Timedelta(days=1))
     out["teams"] = len(state)
     out["peak_rss_mb_after_features"] = round(_peak_rss_mb())
     _progress(out)
@@ -79,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         pg = Warehouse(kind="postgres", url=url)
         t = time.perf_counter()
-        fs.replace_table(pg, "analytics.team_match_features", long, date_columns=["match_date"])
-        fs.replace_table(pg, "analytics.team_state", state)
+        ftables.replace_table(pg, "analytics.team_match_features", long, date_columns=["match_date"])
+        ftables.replace_table(pg, "analytics.team_state", state)
         out["seconds_load_postgres"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
         from feast import FeatureStore
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
 
         pairs = matches.drop_duplicates(["home_team", "away_team"]).tail(args.calls)[["home_team", "away_team"]]
         service = store.get_feature_service(fs.FEATURE_SERVICE)
-        refs = fs.online_feature_refs()
+        refs = frows.online_feature_refs()
         svc, views_t = [], []
         for home, away in pairs.itertuples(index=False):
             t = time.perf_counter()

@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from football_platform.contracts import OUTPUT_CLOSING_PROB_COLUMNS
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.data import BIG_SIX, DEFAULT_ROOT, load_matches  # noqa: E402
 from football_platform.lib.backtest import (  # noqa: E402
-    CLOSE_PROB_COLUMNS,
     BacktestConfig,
     prepare_frame,
     score_predictions,
@@ -84,7 +85,7 @@ NON_MARKET_BASELINES = ("avg_elo_pi_dc", "elo_ol", "pi_ol", "dixon_coles", "base
 
 def _baseline_table(preds: pd.DataFrame, n_boot: int) -> pd.DataFrame:
     """Each fundamentals model against each non-market baseline, paired on the matches with closing odds."""
-    preds = preds[preds[CLOSE_PROB_COLUMNS].notna().all(axis=1)]
+    preds = preds[preds[OUTPUT_CLOSING_PROB_COLUMNS].notna().all(axis=1)]
     rows = []
     for base in NON_MARKET_BASELINES:
         pair = preds[preds["model"].isin([*FUNDAMENTALS_MODELS, base])]
@@ -133,7 +134,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
         print(_baseline_table(group, args.n_boot).to_string(index=False))
     if "E0" in leagues:
         epl = per_league[per_league["div"] == "E0"].set_index("model")
-        print("\n== EPL vs DESIGN.md reference RPS ==")
+        print("\n== EPL vs the reference RPS (EPL 2019/20-2023/24, docs/metrics.md) ==")
         print(f"{'closing':24s} measured {epl['rps_ref'].iloc[0]:.4f}  reference {REFERENCE_EPL['closing']:.4f}")
         for model, ref in REFERENCE_EPL.items():
             if model in epl.index:

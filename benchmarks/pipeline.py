@@ -4,8 +4,8 @@
 
 Runs the command line exactly as a user would (a fresh state directory: embedded DuckDB, SQLite,
 no servers), then prints wall time, peak resident memory of the run (the process and its children)
-and the row counts it left, against DESIGN.md's development machine: the whole graph on the full
-history with peak resident memory under 4 GB.
+and the row counts it left, against the development machine's budget (4 GB RAM, 2 cores): the whole graph
+on the full history with peak resident memory under 4 GB.
 """
 
 from __future__ import annotations

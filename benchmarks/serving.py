@@ -187,15 +187,16 @@ def fixed_rate_cpu(url: str, rate: float, duration: int, connections: int, metho
 # (py-spy's raw format: "frame;frame;... count", outermost first).
 STEPS = [
     ("metrics", ("prometheus_client/",)),
-    ("access log", ("logging/", "format (serving/app.py")),
+    ("access log", ("logging/", "format (serving/middleware.py")),
     ("model", ("catboost/", "predict_proba (", "probabilities (", "raw_scores (")),
     ("row build", ("model_input (", "features_from_states (", "lib/features.py", "ratings/")),
-    ("feature read", ("redis/", "hiredis", "sqlite3", "serving/features.py", "feature_store.py")),
+    ("feature read", ("redis/", "hiredis", "sqlite3", "serving/features.py", "serving/online_layout.py", "feature_rows.py")),
     ("serialisation", ("_json (serving", "orjson", "json/encoder", "json/__init__", "render (starlette")),
     ("validation", ("pydantic", "request_body_to_args", "parse_body (serving", "_validate", "json/decoder")),
-    ("auth + rate limit", ("serving/auth.py", "dependency (serving/app.py", "fastapi/security")),
+    ("auth + rate limit", ("serving/auth.py", "dependency (serving/routers.py", "fastapi/security")),
     ("thread hop", ("anyio/", "concurrent/futures", "threading.py")),
     ("routing / middleware (starlette, fastapi, ours)", ("starlette/", "fastapi/", "serving/app.py",
+                                                         "serving/middleware.py", "serving/routers.py",
                                                          "serving/predict.py")),
     ("HTTP server + event loop (uvicorn, uvloop)", ("uvicorn/", "uvloop", "asyncio/", "httptools")),
 ]
@@ -239,11 +240,11 @@ def profile_run(pids: list[int], out_dir: Path, name: str, run: Any, duration: i
 
 def _local_warehouse(env: Any, path: Path) -> None:
     """The local profile's DuckDB warehouse: the team directory the API reads (analytics.team_state)."""
-    from football_platform.lib import feature_store as fs
+    from football_platform.lib import feature_tables as ftables
     from football_platform.lib.warehouse import Warehouse
 
     rows = env.warehouse.query_df("SELECT * FROM analytics.team_state")
-    fs.replace_table(Warehouse(kind="duckdb", path=path), "analytics.team_state", rows)
+    ftables.replace_table(Warehouse(kind="duckdb", path=path), "analytics.team_state", rows)
 
 
 def main(argv: list[str] | None = None) -> int:

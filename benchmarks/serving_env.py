@@ -21,10 +21,12 @@ from typing import Any
 
 import pandas as pd
 
+from football_platform.contracts import MODEL_NAME
+from football_platform.lib import feature_rows as frows
 from football_platform.lib import feature_store as fs
+from football_platform.lib import feature_tables as ftables
 from football_platform.lib.features import FUNDAMENTAL_FEATURES, build_match_features, team_state_after
 from football_platform.lib.loading import ingest_many, load_fixtures
-from football_platform.lib.predictions import MODEL_NAME
 from football_platform.lib.sources import DirectorySource, SourceFile
 from football_platform.lib.warehouse import Warehouse
 from football_platform.settings import FEATURE_REPO_DIR, PROJECT_ROOT, Settings
@@ -123,10 +125,10 @@ def materialize_online(base: Path, matches: pd.DataFrame, states: pd.DataFrame, 
 
     paths = fs.FeastPaths.for_state_dir(base)
     paths.team_features.parent.mkdir(parents=True, exist_ok=True)
-    match_rows = fs.team_match_rows(build_match_features(matches),
-                                    fs.kickoff_utc(matches["match_date"], matches.get("kickoff_time")))
-    state = fs.state_rows(states, as_of)
-    fs.team_feature_rows(match_rows, state).to_parquet(paths.team_features, index=False)
+    match_rows = frows.team_match_rows(build_match_features(matches),
+                                    frows.kickoff_utc(matches["match_date"], matches.get("kickoff_time")))
+    state = frows.state_rows(states, as_of)
+    frows.team_feature_rows(match_rows, state).to_parquet(paths.team_features, index=False)
     objects = list(fs.build_feast_objects("local", paths).values())
     start = pd.Timestamp(matches["match_date"].min(), tz="UTC") - pd.Timedelta(days=1)
     end = pd.Timestamp(state["event_timestamp"].max()) + pd.Timedelta(seconds=1)
@@ -171,7 +173,7 @@ def build_env(base: Path, redis_url: str | None, database_url: str | None = None
     matches = warehouse.query_df("SELECT * FROM raw.matches ORDER BY match_date, home_team")
     upcoming = upcoming_fixtures(warehouse.query_df("SELECT * FROM raw.fixtures"), matches)
     states = team_state_after(matches, upcoming[["div", "season", "match_date", "home_team", "away_team"]])
-    fs.replace_table(warehouse, "analytics.team_state", fs.state_rows(states, _state_as_of(matches)))
+    ftables.replace_table(warehouse, "analytics.team_state", frows.state_rows(states, _state_as_of(matches)))
     materialize_online(base, matches, states, _state_as_of(matches), env.project, redis_url)
     if model == "production":
         train_production(warehouse, tracking_uri, base / "artifacts", tuple(leagues))
@@ -196,15 +198,15 @@ def publish_batch(env: ServingEnv) -> pd.DataFrame:
     """What ``batch_predictions`` does: team states from analytics.team_state, predictions of the upcoming
     fixtures into analytics.predictions and (with Redis) the serving cache."""
     from football_platform.lib.predictions import fixture_odds, predict_fixtures, upcoming_fixtures
+    from football_platform.lib.publish import publish_redis, write_warehouse
     from serving.features import records_for_api, redis_client
-    from serving.publish import publish_redis, write_warehouse
 
     wh = env.warehouse
     matches = wh.query_df("SELECT div, season, home_team, away_team FROM raw.matches")
     upcoming = upcoming_fixtures(wh.query_df("SELECT * FROM raw.fixtures"), matches)
     rows = wh.query_df("SELECT * FROM analytics.team_state")
     model, version = load_model(env.tracking_uri)
-    preds, _ = predict_fixtures(upcoming, fs.states_from_rows(rows), model,
+    preds, _ = predict_fixtures(upcoming, frows.states_from_rows(rows), model,
                                 fixture_odds(wh.query_df("SELECT * FROM raw.fixture_odds")))
     generated = pd.Timestamp.now(tz="UTC")
     features_ts = pd.Timestamp(pd.to_datetime(rows["event_timestamp"], utc=True).min())

@@ -44,6 +44,9 @@ class Settings:
     admin_keys: tuple[str, ...] = field(default=(), repr=False)  # FOOTBALL_ADMIN_KEYS: read, admin and metrics
     metrics_keys: tuple[str, ...] = field(default=(), repr=False)  # FOOTBALL_METRICS_KEYS: metrics (Prometheus)
     alert_webhook_url: str | None = field(default=None, repr=False)
+    # Field -> the process environment variable its value was read from, for the fields that may carry a secret.
+    # Resources pass those as ``dg.EnvVar(name)`` so the Dagster UI shows the variable's name, never its value.
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def is_prod(self) -> bool:
@@ -52,6 +55,13 @@ class Settings:
     @property
     def warehouse_kind(self) -> str:
         return "postgres" if self.is_prod else "duckdb"
+
+    def env_source(self, name: str) -> str | None:
+        """The environment variable field ``name`` was read from, while the process environment still holds that
+        value (a ``dataclasses.replace``-d field no longer does); None for a value given by hand or a default."""
+        variable = self.secret_env.get(name)
+        value = getattr(self, name)
+        return variable if variable and value and os.environ.get(variable) == value else None
 
     @property
     def feast_registry_database_url(self) -> str | None:
@@ -95,6 +105,18 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
     # warehouse's, so a single-database setup keeps working.
     feast_registry_url = _postgres_url("FEAST_REGISTRY_URL", env.get("FEAST_REGISTRY_URL")) or database_url
     default_mlflow = f"sqlite:///{state_dir / 'mlflow.db'}"
+    redis_url = env.get("REDIS_URL") or ("redis://127.0.0.1:6379/0" if profile == "prod" else None)
+    alert_webhook_url = env.get("FOOTBALL_ALERT_WEBHOOK_URL") or None
+    secret_env: dict[str, str] = {}
+    if environ is None:  # only the process environment can be read back by name (dg.EnvVar) in a run
+        candidates = {"database_url": (database_url, ("DATABASE_URL",)),
+                      "feast_registry_url": (feast_registry_url, ("FEAST_REGISTRY_URL", "DATABASE_URL")),
+                      "redis_url": (redis_url, ("REDIS_URL",)),
+                      "alert_webhook_url": (alert_webhook_url, ("FOOTBALL_ALERT_WEBHOOK_URL",))}
+        for name, (value, variables) in candidates.items():
+            source = next((var for var in variables if value and env.get(var) == value), None)
+            if source:
+                secret_env[name] = source
     return Settings(
         profile=profile,
         data_source=env.get("FOOTBALL_DATA_SOURCE", DEFAULT_SOURCE),
@@ -103,7 +125,7 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         warehouse_path=Path(env.get("FOOTBALL_WAREHOUSE", str(state_dir / "warehouse.duckdb"))),
         database_url=database_url,
         feast_registry_url=feast_registry_url,
-        redis_url=env.get("REDIS_URL") or ("redis://127.0.0.1:6379/0" if profile == "prod" else None),
+        redis_url=redis_url,
         redis_key_prefix=env.get("FOOTBALL_REDIS_PREFIX", "football"),
         mlflow_tracking_uri=env.get("MLFLOW_TRACKING_URI", default_mlflow),
         dagster_home=Path(env.get("DAGSTER_HOME", str(state_dir / "dagster_home"))),
@@ -111,5 +133,6 @@ def get_settings(environ: dict[str, str] | None = None) -> Settings:
         api_keys=_csv(env.get("FOOTBALL_API_KEYS"), ()),
         admin_keys=_csv(env.get("FOOTBALL_ADMIN_KEYS"), ()),
         metrics_keys=_csv(env.get("FOOTBALL_METRICS_KEYS"), ()),
-        alert_webhook_url=env.get("FOOTBALL_ALERT_WEBHOOK_URL") or None,
+        alert_webhook_url=alert_webhook_url,
+        secret_env=secret_env,
     )

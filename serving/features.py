@@ -16,12 +16,12 @@ API never imports Feast (seconds of import, a heavy request path):
   by another connection: Feast's materialisation (the store's write) invalidates them.
 
 The rows are those the ``feast_online_materialization`` asset wrote from ``analytics.team_state``;
-``football_platform.lib.feature_store.state_from_online`` turns one into the state ``features_from_states``
+``football_platform.lib.feature_rows.state_from_online`` turns one into the state ``features_from_states``
 reads. The team directory (``/teams``, closest names on a miss, known leagues) is ``analytics.team_state``'s
 ``team, div``, re-read in the background through brief read-only connections.
 
 **Batch predictions** (``GET /predictions``): the latest batch from Redis (``<prefix>:predictions``, written by
-the ``batch_predictions`` asset, see ``serving.publish``), else ``analytics.predictions`` in the warehouse.
+the ``batch_predictions`` asset, see ``football_platform.lib.publish``), else ``analytics.predictions`` in the warehouse.
 """
 
 from __future__ import annotations
@@ -42,16 +42,18 @@ from typing import Any
 
 import pandas as pd
 
+from football_platform.lib import feature_rows as frows
 from football_platform.lib import feature_store as fs
+from football_platform.lib.publish import REDIS_TIMEOUT_SECONDS, records_for_api, redis_client, rolling_performance
+from serving import online_layout as layout
 
 log = logging.getLogger("serving.features")
 ROLLING_MATCHES = 200  # settled matches behind the rolling RPS gauges
-REDIS_TIMEOUT_SECONDS = 0.25  # a dead Redis must turn into a quick 503, never a hang
 SQLITE_TIMEOUT_SECONDS = 0.25  # waiting for a materialisation's write lock
-_N_FIELDS = len(fs.ONLINE_FIELDS)
-_FIELD_NAMES = [f for _, f in fs.ONLINE_FIELDS]
-_FIELD_INDEX = {vf: i for i, vf in enumerate(fs.ONLINE_FIELDS)}
-_VIEWS = list(fs.VIEW_FIELDS)
+_N_FIELDS = len(layout.ONLINE_FIELDS)
+_FIELD_NAMES = [f for _, f in layout.ONLINE_FIELDS]
+_FIELD_INDEX = {vf: i for i, vf in enumerate(layout.ONLINE_FIELDS)}
+_VIEWS = list(frows.VIEW_FIELDS)
 
 
 class FeaturesUnavailable(RuntimeError):
@@ -72,13 +74,6 @@ def public_error(text: str | None) -> str | None:
         keep = bits[:2] if len(bits) > 1 and bits[1].isidentifier() else bits[:1]
         parts.append(": ".join(keep))
     return "; ".join(parts)
-
-
-def redis_client(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_SECONDS,
-                                socket_connect_timeout=REDIS_TIMEOUT_SECONDS, retry_on_timeout=False)
 
 
 def _warehouse_table(warehouse: Any, table: str) -> bool:
@@ -107,7 +102,7 @@ def parse_online_values(team: str, values: list[Any], timestamps: list[float | N
     has no row for the team (a feature miss)."""
     if any(t is None for t in timestamps):
         return None
-    state = fs.state_from_online({"team": team, **dict(zip(_FIELD_NAMES, values, strict=True))})
+    state = frows.state_from_online({"team": team, **dict(zip(_FIELD_NAMES, values, strict=True))})
     stamp = dt.datetime.fromtimestamp(min(timestamps), dt.UTC)
     return OnlineTeam(team, state, stamp)
 
@@ -293,11 +288,11 @@ class OnlineFeatureReader:
         self._local = threading.local()
         self._loaded_at = 0.0
         self._lock = threading.Lock()
-        self._fields = fs.redis_fields()
+        self._fields = layout.redis_fields()
         self.background = False  # True once a background thread refreshes the directory
         self._sqlite_sql = " UNION ALL ".join(
             f"SELECT {i} AS v, entity_key, feature_name, value, event_ts FROM "
-            f"\"{fs.sqlite_table(project, view)}\" WHERE entity_key IN (?, ?)" for i, view in enumerate(_VIEWS))
+            f"\"{layout.sqlite_table(project, view)}\" WHERE entity_key IN (?, ?)" for i, view in enumerate(_VIEWS))
         self.last_error: str | None = None
         self.cache_teams = cache_teams  # SQLite: parsed rows kept until the file's data_version moves
         self._async: AsyncHashReader | None = None
@@ -356,8 +351,8 @@ class OnlineFeatureReader:
 
         try:
             pipe = self.redis.pipeline(transaction=False)
-            pipe.hmget(fs.redis_entity_key(self.project, home), self._fields)
-            pipe.hmget(fs.redis_entity_key(self.project, away), self._fields)
+            pipe.hmget(layout.redis_entity_key(self.project, home), self._fields)
+            pipe.hmget(layout.redis_entity_key(self.project, away), self._fields)
             return [tuple(r) for r in pipe.execute()]
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise FeaturesUnavailable(f"online feature store (Redis) unreachable: {type(exc).__name__}") from exc
@@ -375,7 +370,7 @@ class OnlineFeatureReader:
         return conn
 
     def _sqlite_raw(self, home: str, away: str) -> list[tuple]:
-        keys = [fs.entity_key_bytes(home), fs.entity_key_bytes(away)]
+        keys = [layout.entity_key_bytes(home), layout.entity_key_bytes(away)]
         try:
             rows = self._sqlite().execute(self._sqlite_sql, keys * len(_VIEWS)).fetchall()
         except sqlite3.Error as exc:
@@ -398,9 +393,9 @@ class OnlineFeatureReader:
         key = (team, raw)
         parsed = self._parsed.get(key)
         if parsed is None:  # decode a team's row once per materialised version, not once per request
-            values = [fs.decode_value(b) for b in raw[:_N_FIELDS]]
+            values = [layout.decode_value(b) for b in raw[:_N_FIELDS]]
             if self.redis is not None:  # protobuf Timestamps
-                stamps = [fs.decode_timestamp(b) for b in raw[_N_FIELDS:]]
+                stamps = [layout.decode_timestamp(b) for b in raw[_N_FIELDS:]]
             else:  # SQLite: epoch seconds (Feast 0.67), or naive UTC text from older writers
                 stamps = [_sqlite_epoch(ts) for ts in raw[_N_FIELDS:]]
             try:
@@ -431,7 +426,7 @@ class OnlineFeatureReader:
             if reader is not None:
                 reader.close()
             reader = self._async = AsyncHashReader(self.redis, self._fields)
-        raw = await reader.hmget_many([fs.redis_entity_key(self.project, home), fs.redis_entity_key(self.project, away)])
+        raw = await reader.hmget_many([layout.redis_entity_key(self.project, home), layout.redis_entity_key(self.project, away)])
         return self._parse(home, tuple(raw[0])), self._parse(away, tuple(raw[1]))
 
     def _sqlite_pair(self, home: str, away: str) -> tuple[OnlineTeam | None, OnlineTeam | None]:
@@ -583,32 +578,3 @@ class PredictionStore:
 
     def stop(self) -> None:
         self._stop.set()
-
-
-def rolling_performance(frame: pd.DataFrame) -> dict[str, Any] | None:
-    """``{"model", "matches", "rps_model", "rps_closing"}`` of the given settled rows (closing on its own rows)."""
-    if frame.empty:
-        return None
-    closing = frame["rps_closing"].dropna()
-    return {"model": str(frame["model_name"].iloc[0]), "matches": int(len(frame)),
-            "rps_model": float(frame["rps_model"].mean()),
-            "rps_closing": float(closing.mean()) if len(closing) else None}
-
-
-def records_for_api(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Prediction rows as JSON-ready dicts (ISO dates, NaN -> None)."""
-    out = []
-    for rec in frame.to_dict("records"):
-        item: dict[str, Any] = {}
-        for k, v in rec.items():
-            if isinstance(v, pd.Timestamp):
-                v = v.date().isoformat() if k == "match_date" else v.isoformat()
-            elif hasattr(v, "isoformat"):
-                v = v.isoformat()
-            elif isinstance(v, float) and v != v:
-                v = None
-            elif hasattr(v, "item"):
-                v = v.item()
-            item[k] = v
-        out.append(item)
-    return out

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from football_platform.lib.predictions import MODEL_NAME, outcome_order
+from football_platform.contracts import MODEL_NAME
+from football_platform.lib.predictions import outcome_order
 
 log = logging.getLogger("serving.model")
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from football_platform.lib.health import insert_frame
+from football_platform.lib.ops_tables import insert_frame
 from football_platform.lib.warehouse import Warehouse
 
 SEVERITIES = ("info", "warning", "error")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from football_platform.contracts import CLOSING_ODDS_COLUMNS, OUTPUT_CLOSING_PROB_COLUMNS, PROB_COLUMNS
 from football_platform.lib.features import FeatureParams, build_match_features
 from football_platform.lib.market import implied_probabilities, valid_triples
 from football_platform.lib.metrics import (
@@ -34,10 +35,7 @@ from football_platform.lib.models import LinearPool, TemperatureCalibrator, make
 from football_platform.lib.models.base import MatchModel
 from football_platform.lib.seasons import season_start_year
 
-CLOSE_COLUMNS = ["odds_close_h", "odds_close_d", "odds_close_a"]
-PROB_COLUMNS = ["p_home", "p_draw", "p_away"]
-CLOSE_PROB_COLUMNS = ["p_close_home", "p_close_draw", "p_close_away"]
-OUTPUT_COLUMNS = ["div", "season", "date", "home_team", "away_team", "model", *PROB_COLUMNS, *CLOSE_PROB_COLUMNS,
+OUTPUT_COLUMNS = ["div", "season", "date", "home_team", "away_team", "model", *PROB_COLUMNS, *OUTPUT_CLOSING_PROB_COLUMNS,
                   "fthg", "ftag"]
 
 DEFAULT_MODELS = (
@@ -86,9 +84,9 @@ def _blocks(frame: pd.DataFrame, cadence: str) -> list[np.ndarray]:
 def closing_probs(frame: pd.DataFrame) -> np.ndarray:
     """Closing-line probabilities (n, 3) H, D, A from ``odds_close_h/d/a``, margin removed by normalising
     ``1/odds``; NaN rows where the odds are missing or invalid, all NaN when the columns are absent."""
-    if not all(c in frame.columns for c in CLOSE_COLUMNS):
+    if not all(c in frame.columns for c in CLOSING_ODDS_COLUMNS):
         return np.full((len(frame), 3), np.nan)
-    odds = frame[CLOSE_COLUMNS].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    odds = frame[CLOSING_ODDS_COLUMNS].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     probs = implied_probabilities(odds)
     probs[~valid_triples(odds)] = np.nan
     return probs
@@ -105,7 +103,7 @@ def prepare_frame(matches: pd.DataFrame, features: pd.DataFrame | None, params: 
     frame["fthg"] = matches["fthg"].astype(int).to_numpy()
     frame["ftag"] = matches["ftag"].astype(int).to_numpy()
     close = closing_probs(matches)
-    for j, col in enumerate(CLOSE_PROB_COLUMNS):
+    for j, col in enumerate(OUTPUT_CLOSING_PROB_COLUMNS):
         frame[col] = close[:, j]
     return frame.sort_values(["match_date", "div", "home_team", "away_team"], kind="mergesort").reset_index(drop=True)
 
@@ -200,7 +198,7 @@ def walk_forward(
             }
         )
         part[PROB_COLUMNS] = p[test_mask]
-        part[CLOSE_PROB_COLUMNS] = test[CLOSE_PROB_COLUMNS].to_numpy()
+        part[OUTPUT_CLOSING_PROB_COLUMNS] = test[OUTPUT_CLOSING_PROB_COLUMNS].to_numpy()
         part["fthg"] = test["fthg"].to_numpy()
         part["ftag"] = test["ftag"].to_numpy()
         parts.append(part)
@@ -219,7 +217,7 @@ def score_predictions(
     df = preds.copy()
     key = ["div", "season", "home_team", "away_team"]
     if reference == "closing":
-        df = df[df[CLOSE_PROB_COLUMNS].notna().all(axis=1)]
+        df = df[df[OUTPUT_CLOSING_PROB_COLUMNS].notna().all(axis=1)]
     counts = df.groupby(key).size()
     n_models = df["model"].nunique()
     common = counts[counts == n_models].index
@@ -233,7 +231,7 @@ def score_predictions(
         row.update(evaluate(p, y))
         if reference is not None:
             if reference == "closing":
-                ref = g[CLOSE_PROB_COLUMNS].to_numpy(dtype=float)
+                ref = g[OUTPUT_CLOSING_PROB_COLUMNS].to_numpy(dtype=float)
             else:
                 ref_rows = df[df["model"] == reference]
                 sub = {k: v for k, v in row.items() if k in by and k != "model"}
@@ -270,7 +268,7 @@ def as_of_predictions(
     odds_pre_*``), for market-aware models.
     Returns the fixture rows with ``as_of`` and ``p_home, p_draw, p_away``.
     """
-    from football_platform.lib import feature_store as fs
+    from football_platform.lib import feature_rows as frows
     from football_platform.lib.features import team_state_after
     from football_platform.lib.predictions import predict_fixtures
 
@@ -294,7 +292,7 @@ def as_of_predictions(
         upcoming = listed[["div", "season", "match_date", "home_team", "away_team"]]
         states = team_state_after(played, upcoming, params)
         stamp = played["match_date"].max().normalize() + pd.Timedelta(days=1)
-        served = fs.states_from_rows(fs.state_rows(states, stamp))
+        served = frows.states_from_rows(frows.state_rows(states, stamp))
         cols = ["match_id", "div", "season", "match_date", "kickoff_time", "home_team", "away_team"]
         rows = listed.assign(match_id="")[cols]
         prices = None if odds is None else odds[pd.to_datetime(odds["as_of"]) == as_of]

@@ -1,8 +1,8 @@
-"""Pure logic behind on-call automation: source polling, model drift, retention and the asset health report.
+"""The rules behind on-call automation: source polling, model drift, retention and the asset health report.
 
-Dagster-free: the sensors and the ``asset_health_report`` asset read Dagster's
-instance and hand plain values to these functions, so every rule here is tested
-with hand-worked numbers.
+Dagster-free and write-free: the sensors and the ``asset_health_report`` asset read Dagster's instance and hand
+plain values to these functions (the poll asks the source it is given), so every rule here is tested with
+hand-worked numbers. Writing the results (``ops.asset_health``) is :mod:`football_platform.lib.ops_tables`.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from football_platform.lib.sources import FootballDataSource, KnownVersion, SourceError, results_name
-from football_platform.lib.warehouse import Connection
 
 # ---------------------------------------------------------------------------------------------------------------------
 # New source data: which (season, division) files changed since the last poll
@@ -333,31 +331,3 @@ def health_markdown(report: Sequence[AssetHealth], now: dt.datetime) -> str:
             f"Never materialised ({len(never)}): " + ", ".join(never[:30]) + (" …" if len(never) > 30 else ""),
         ]
     return "\n".join(lines)
-
-
-def python_value(value: object) -> object:
-    """A pandas/numpy cell as a plain Python value both DuckDB and psycopg bind (NULL for every missing kind)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float | np.floating) and np.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def insert_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
-    """Row-by-row parameterised insert: small frames only (reports, alerts).
-
-    Used instead of the bulk path because it keeps timestamps' time of day on
-    PostgreSQL (the CSV COPY path formats datetimes as dates).
-    """
-    if frame.empty:
-        return
-    columns = ", ".join(f'"{c}"' for c in frame.columns)
-    placeholders = ", ".join("?" for _ in frame.columns)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
-    for row in frame.itertuples(index=False, name=None):
-        conn.execute(sql, [python_value(v) for v in row])

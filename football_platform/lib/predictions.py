@@ -2,7 +2,7 @@
 
 Used by the ``batch_predictions`` asset (every upcoming fixture at once) and by the API's ``POST /predict``
 (one pair at a time). Both turn a team's feature-store row into a state with
-:func:`~football_platform.lib.feature_store.state_from_online` and a pair of states into a model row with
+:func:`~football_platform.lib.feature_rows.state_from_online` and a pair of states into a model row with
 :func:`model_input` (:func:`features_from_states`, the function training features come from, then
 :func:`feature_row`), so served features cannot drift from trained ones.
 
@@ -19,14 +19,13 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from football_platform.contracts import MATCH_KEY, PROB_COLUMNS
 from football_platform.lib.features import features_from_states
 from football_platform.lib.market import select_long_odds
 from football_platform.lib.metrics import outcome_index, rps_scores
 from football_platform.lib.seasons import current_season
 
-MODEL_NAME = "football-match-outcome"
-PROB_COLUMNS = ["p_home", "p_draw", "p_away"]
-FIXTURE_KEY = ["div", "season", "home_team", "away_team"]
+FIXTURE_KEY = MATCH_KEY  # a fixture is keyed like the match it becomes
 # Columns a batch adds to its fixtures (an empty batch still has them).
 PREDICTION_EXTRA_COLUMNS = [*PROB_COLUMNS, "p_over25", "model_name", "model_version", "features_timestamp",
                             "generated_at"]

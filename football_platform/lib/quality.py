@@ -7,7 +7,6 @@ first offending rows, so an asset check can show them.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,7 +99,6 @@ def prepare_overround(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _context():
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no phoning home from a batch platform
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

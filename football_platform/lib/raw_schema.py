@@ -8,6 +8,8 @@ postponed match keeps its key while its date changes.
 
 from __future__ import annotations
 
+from football_platform.contracts import MATCH_KEY
+
 # Match facts, one row per match. Team names are the site's own spelling; dbt's
 # staging layer maps them to canonical names through the team_aliases seed.
 MATCH_STAT_COLUMNS: dict[str, str] = {
@@ -34,7 +36,6 @@ MATCH_STAT_COLUMNS: dict[str, str] = {
     "away_red": "INTEGER",
 }
 
-MATCH_KEY = ("div", "season", "home_team", "away_team")
 
 MATCH_COLUMNS: dict[str, str] = {
     "div": "VARCHAR NOT NULL",

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-EXPERIMENT_NAME = "football-match-outcome"
-MODEL_NAME = "football-match-outcome"
-CHALLENGER = "challenger"
-PRODUCTION = "production"
+from football_platform.contracts import CHALLENGER_ALIAS, EXPERIMENT_NAME, MODEL_NAME, PRODUCTION_ALIAS
+
+CHALLENGER = CHALLENGER_ALIAS
+PRODUCTION = PRODUCTION_ALIAS
 MODEL_ARTIFACT_NAME = "model"
 BASELINE_TAG = "baseline"  # run param, run tag and version tag: 'market', 'dc' or 'none'
 
@@ -50,17 +50,21 @@ def local_target(state_dir: Path | str, tracking_uri: str | None = None) -> Mlfl
 
 
 def _mlflow(target: MlflowTarget):
+    """MLflow's fluent API (``start_run``, ``log_model``, ``register_model``, ``models:/`` loads) reads only the
+    process-wide URIs: they are set when they differ from the target's, so a process talking to one tracking
+    server sets them once. Everything else goes through :func:`client`, which carries its own URIs."""
     import mlflow
 
-    mlflow.set_tracking_uri(target.tracking_uri)
-    mlflow.set_registry_uri(target.tracking_uri)
+    if mlflow.get_tracking_uri() != target.tracking_uri:
+        mlflow.set_tracking_uri(target.tracking_uri)
+    if mlflow.get_registry_uri() != target.tracking_uri:
+        mlflow.set_registry_uri(target.tracking_uri)
     return mlflow
 
 
 def client(target: MlflowTarget):
     from mlflow import MlflowClient
 
-    _mlflow(target)
     return MlflowClient(tracking_uri=target.tracking_uri, registry_uri=target.tracking_uri)
 
 
@@ -185,9 +189,11 @@ def run_of_version(target: MlflowTarget, version) -> Any:
 
 def load_table(target: MlflowTarget, run_id: str, artifact: str) -> pd.DataFrame:
     """A CSV artifact of a run as a frame."""
-    mlflow = _mlflow(target)
+    import mlflow.artifacts
+
     with tempfile.TemporaryDirectory() as tmp:
-        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=tmp)
+        path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact, dst_path=tmp,
+                                                   tracking_uri=target.tracking_uri)
         return pd.read_csv(path)
 
 

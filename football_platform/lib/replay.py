@@ -22,15 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from football_platform.contracts import CLOSING_PROB_COLUMNS, MATCH_KEY, PROB_COLUMNS
 from football_platform.lib.metrics import evaluate, outcome_index, rps_scores
 from football_platform.lib.parsing import decode_source
 from football_platform.lib.seasons import season_window
 
-PROB_COLUMNS = ["p_home", "p_draw", "p_away"]
-CLOSE_P_COLUMNS = ["close_p_home", "close_p_draw", "close_p_away"]
-MATCH_KEY = ["div", "season", "home_team", "away_team"]
 # Columns a fixtures list never carries: the result, half-time, match statistics and attendance.
-RESULT_COLUMNS = frozenset({
+SOURCE_RESULT_COLUMNS = frozenset({
     "FTHG", "FTAG", "FTR", "HG", "AG", "Res", "HTHG", "HTAG", "HTR", "Attendance", "HS", "AS", "HST", "AST", "HHW",
     "AHW", "HC", "AC", "HF", "AF", "HFKC", "AFKC", "HO", "AO", "HY", "AY", "HR", "AR", "HBP", "ABP",
 })
@@ -116,7 +114,7 @@ def _csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
 
 def fixture_columns(header: Sequence[str]) -> list[str]:
     """The columns of a season file a fixtures list keeps: key, kick-off and pre-match prices."""
-    return [c for c in header if c and c not in RESULT_COLUMNS and not _CLOSING.match(c)]
+    return [c for c in header if c and c not in SOURCE_RESULT_COLUMNS and not _CLOSING.match(c)]
 
 
 def fixtures_csv(entries: Sequence[tuple[SeasonFile, list[str]]]) -> bytes:
@@ -233,11 +231,11 @@ def _block(frame: pd.DataFrame) -> dict[str, float]:
     y = outcome_index(frame["fthg"].to_numpy(), frame["ftag"].to_numpy())
     model = evaluate(frame[PROB_COLUMNS].to_numpy(float), y)
     out = {"n": int(len(frame)), "rps": model["rps"], "log_loss": model["log_loss"]}
-    closing = frame[CLOSE_P_COLUMNS].notna().all(axis=1).to_numpy()
+    closing = frame[CLOSING_PROB_COLUMNS].notna().all(axis=1).to_numpy()
     out["n_closing"] = int(closing.sum())
     if closing.any():
         same = rps_scores(frame.loc[closing, PROB_COLUMNS].to_numpy(float), y[closing])
-        close = rps_scores(frame.loc[closing, CLOSE_P_COLUMNS].to_numpy(float), y[closing])
+        close = rps_scores(frame.loc[closing, CLOSING_PROB_COLUMNS].to_numpy(float), y[closing])
         out.update(rps_same_matches=float(same.mean()), rps_closing=float(close.mean()),
                    rps_gap_to_closing=float(same.mean() - close.mean()))
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
@@ -245,12 +243,12 @@ def _block(frame: pd.DataFrame) -> dict[str, float]:
 
 def settle(predictions: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
     """Predictions joined to results (``fthg, ftag``) and closing probabilities (``close_p_*``) by match key."""
-    cols = [*MATCH_KEY, "fthg", "ftag", *[c for c in CLOSE_P_COLUMNS if c in results.columns]]
+    cols = [*MATCH_KEY, "fthg", "ftag", *[c for c in CLOSING_PROB_COLUMNS if c in results.columns]]
     keyed = results[cols].copy()
     keyed["season"] = keyed["season"].astype(str)
     out = predictions.drop(columns=[c for c in cols if c not in MATCH_KEY and c in predictions.columns])
     out = out.assign(season=out["season"].astype(str)).merge(keyed, on=MATCH_KEY, how="inner")
-    for col in CLOSE_P_COLUMNS:
+    for col in CLOSING_PROB_COLUMNS:
         if col not in out.columns:
             out[col] = np.nan
     return out
@@ -295,14 +293,14 @@ def gap_chart(settled: pd.DataFrame, path: Path, title: str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    with_close = settled[settled[CLOSE_P_COLUMNS].notna().all(axis=1)].copy()
+    with_close = settled[settled[CLOSING_PROB_COLUMNS].notna().all(axis=1)].copy()
     if with_close.empty:
         ax.text(0.5, 0.5, "no settled prediction with closing odds", ha="center", va="center", transform=ax.transAxes)
     else:
         with_close = with_close.sort_values("match_date")
         y = outcome_index(with_close["fthg"].to_numpy(), with_close["ftag"].to_numpy())
         gap = (rps_scores(with_close[PROB_COLUMNS].to_numpy(float), y)
-               - rps_scores(with_close[CLOSE_P_COLUMNS].to_numpy(float), y))
+               - rps_scores(with_close[CLOSING_PROB_COLUMNS].to_numpy(float), y))
         dates = pd.to_datetime(with_close["match_date"]).to_numpy()
         monthly = pd.Series(gap, index=dates).resample("MS").mean().dropna()
         widths = [pd.Timestamp(m).days_in_month for m in monthly.index]

@@ -11,7 +11,6 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from football_platform.defs.automation.resources import AlertsResource
 from football_platform.defs.automation.sensors import (
     asset_check_alert_sensor,
     model_drift_sensor,
@@ -19,7 +18,7 @@ from football_platform.defs.automation.sensors import (
 )
 from football_platform.lib.alerts import Alert, Delivery, deliver, record_alerts
 from football_platform.lib.warehouse import Warehouse
-from football_platform.resources import WarehouseResource
+from football_platform.resources import AlertsResource, WarehouseResource
 
 STOPPED = dg.DefaultSensorStatus.STOPPED
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from football_platform.defs.transform.resources import dbt_env, dbt_env_from_database_url
 from football_platform.lib.loading import ingest_many, load_fixtures
 from football_platform.lib.sources import open_source
 from football_platform.lib.warehouse import Warehouse
+from football_platform.resources.dbt_cli import dbt_env, dbt_env_from_database_url
 from football_platform.settings import DBT_PROJECT_DIR
 from tests.conftest import FOOTBALL_DATA, create_pg_database, drop_pg_database
 
@@ -432,7 +432,8 @@ def test_dagster_materialises_the_dbt_assets(duckdb_built: BuiltWarehouse, tmp_p
     built = duckdb_built
     import dagster as dg
 
-    from football_platform.defs.transform import build_dbt_assets, build_dbt_resource
+    from football_platform.defs.transform import build_dbt_assets
+    from football_platform.resources.dbt_cli import build_dbt_resource
     from football_platform.settings import Settings
 
     assert built.warehouse.path is not None

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from football_platform.defs.features import assets as fa
-from football_platform.defs.features.resources import FeastResource
+from football_platform.lib import feature_rows as frows
 from football_platform.lib import feature_store as fs
+from football_platform.lib import feature_tables as ftables
 from football_platform.lib.features import (
     KEY_COLUMNS,
     MARKET_AWARE_FEATURES,
@@ -27,12 +28,12 @@ from football_platform.lib.features import (
 from football_platform.lib.loading import ingest_many
 from football_platform.lib.sources import DirectorySource
 from football_platform.lib.warehouse import Warehouse
-from football_platform.resources import WarehouseResource
+from football_platform.resources import FeastResource, WarehouseResource
 from tests.conftest import REDIS_TEST_URL, REPO_ROOT, create_pg_database, drop_pg_database
 
 SEASONS = ["2122", "2223", "2324"]
 N_MATCHES = 380 * len(SEASONS)
-SIDE_AND_DIFF = fs.side_and_diff_columns()
+SIDE_AND_DIFF = frows.side_and_diff_columns()
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def e0_warehouse(tmp_path_factory, football_data_dir: Path) -> Warehouse:
 
 @pytest.fixture(scope="module")
 def matches(e0_warehouse: Warehouse) -> pd.DataFrame:
-    return fs.matches_frame(e0_warehouse.query_df(fs.MATCHES_SQL), e0_warehouse.query_df(fs.OU_SQL))
+    return frows.matches_frame(e0_warehouse.query_df(ftables.MATCHES_SQL), e0_warehouse.query_df(ftables.OU_SQL))
 
 
 def _materialize_all(wh: Warehouse, feast: FeastResource) -> dg.ExecuteInProcessResult:
@@ -120,10 +121,10 @@ def test_dagster_materialize_local_profile(e0_warehouse: Warehouse, matches: pd.
     assert online["away_team_ratings__elo"][0] == pytest.approx(states.loc["Chelsea", "elo"], abs=1e-9)
     assert online["match_diffs__diff_elo"][0] == pytest.approx(
         states.loc["Arsenal", "elo"] - states.loc["Chelsea", "elo"], abs=1e-9)
-    rows = store.get_online_features(features=fs.online_feature_refs(),
+    rows = store.get_online_features(features=frows.online_feature_refs(),
                                      entity_rows=[{"team": "Arsenal"}, {"team": "Chelsea"}]).to_dict()
-    home = fs.state_from_online({k: v[0] for k, v in rows.items()})
-    away = fs.state_from_online({k: v[1] for k, v in rows.items()})
+    home = frows.state_from_online({k: v[0] for k, v in rows.items()})
+    away = frows.state_from_online({k: v[1] for k, v in rows.items()})
     assert home["recent_date_1"] == pd.Timestamp("2024-05-19")  # EPL 2023/24 final day
     served = features_from_states(home, away, "2024-08-17")
     direct = features_from_states(states.loc["Arsenal"].to_dict(), states.loc["Chelsea"].to_dict(), "2024-08-17")
@@ -135,17 +136,17 @@ def test_dagster_materialize_local_profile(e0_warehouse: Warehouse, matches: pd.
 def _historical(state_dir: Path, frame: pd.DataFrame, entities: pd.DataFrame) -> pd.DataFrame:
     """Rebuild features from ``frame``, publish them to a fresh local Feast repo, point-in-time join."""
     feats = build_match_features(frame)
-    long = fs.team_match_rows(feats, frame["event_timestamp"])
-    state = fs.state_rows(team_state_after(frame), frame["match_date"].max() + pd.Timedelta(days=1))
+    long = frows.team_match_rows(feats, frame["event_timestamp"])
+    state = frows.state_rows(team_state_after(frame), frame["match_date"].max() + pd.Timedelta(days=1))
     feast = FeastResource(profile="local", state_dir=str(state_dir))
     feast.paths.team_features.parent.mkdir(parents=True, exist_ok=True)
-    fs.team_feature_rows(long, state).to_parquet(feast.paths.team_features, index=False)
+    frows.team_feature_rows(long, state).to_parquet(feast.paths.team_features, index=False)
     store = feast.store()
     store.apply(list(feast.objects().values()))
-    hist = store.get_historical_features(entity_df=fs.entity_frame(entities),
+    hist = store.get_historical_features(entity_df=frows.entity_frame(entities),
                                          features=store.get_feature_service(fs.FEATURE_SERVICE),
                                          full_feature_names=True).to_df()
-    return fs.feast_to_feature_columns(hist).set_index(["home_team", "away_team"]).sort_index()
+    return frows.feast_to_feature_columns(hist).set_index(["home_team", "away_team"]).sort_index()
 
 
 def test_no_leakage_through_feast(matches: pd.DataFrame, tmp_path: Path):
@@ -203,10 +204,10 @@ def test_prod_round_trip_postgres_redis(prod_feast, matches: pd.DataFrame):
     feast, pg = prod_feast
     feats = build_match_features(matches)
     states = team_state_after(matches)
-    fs.replace_table(pg, "analytics.team_match_features", fs.team_match_rows(feats, matches["event_timestamp"]),
+    ftables.replace_table(pg, "analytics.team_match_features", frows.team_match_rows(feats, matches["event_timestamp"]),
                      date_columns=["match_date"])
-    fs.replace_table(pg, "analytics.team_state",
-                     fs.state_rows(states, matches["match_date"].max() + pd.Timedelta(days=1)))
+    ftables.replace_table(pg, "analytics.team_state",
+                     frows.state_rows(states, matches["match_date"].max() + pd.Timedelta(days=1)))
     store = feast.store()
     store.apply(list(feast.objects().values()))
     assert {fv.name for fv in store.list_feature_views()} >= {"team_ratings", "home_team_form", "away_team_schedule"}
@@ -227,10 +228,10 @@ def test_prod_round_trip_postgres_redis(prod_feast, matches: pd.DataFrame):
     assert keys, "materialisation wrote nothing under the project's Redis keys"
 
     sample = matches.sort_values("match_date").iloc[[10, 500, 1100]]
-    hist = store.get_historical_features(entity_df=fs.entity_frame(sample),
+    hist = store.get_historical_features(entity_df=frows.entity_frame(sample),
                                          features=store.get_feature_service(fs.FEATURE_SERVICE),
                                          full_feature_names=True).to_df()
-    hist = fs.feast_to_feature_columns(hist).set_index(["home_team", "away_team"]).sort_index()
+    hist = frows.feast_to_feature_columns(hist).set_index(["home_team", "away_team"]).sort_index()
     want = feats.loc[sample.index].set_index(["home_team", "away_team"]).sort_index()
     for col in SIDE_AND_DIFF:
         assert _same(hist[col], want[col]), col

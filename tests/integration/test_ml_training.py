@@ -11,21 +11,35 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
+import pandas as pd
 import pytest
 
 from football_platform.defs.ml import production_model, trained_model
-from football_platform.defs.ml.data import load_matches, training_frame, write_training_set
-from football_platform.defs.ml.resources import mlflow_resource
+from football_platform.defs.ml.data import load_matches, training_frame
 from football_platform.lib import registry
 from football_platform.lib.features import MARKET_AWARE_FEATURES, build_match_features
 from football_platform.lib.loading import ingest_many
 from football_platform.lib.models import OffsetCatBoost
 from football_platform.lib.sources import DirectorySource
+from football_platform.lib.warehouse import Warehouse
 from football_platform.resources import warehouse_resource
+from football_platform.resources.mlflow_registry import mlflow_resource
 from football_platform.settings import get_settings
 
 SEASONS = ["1516", "1617", "1718", "1819", "1920", "2021", "2122", "2223", "2324"]
 CHEAP = ["base_rates", "elo_ol", "pi_ol", "dixon_coles"]
+
+
+def write_training_set(warehouse: Warehouse, frame: pd.DataFrame) -> None:
+    """Replace ``analytics.training_set`` without Feast (the training_set asset writes it in a deployment)."""
+    with warehouse.connect() as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS analytics")
+        if warehouse.is_duckdb:
+            conn.raw.register("training_set_df", frame)
+            conn.raw.execute("CREATE OR REPLACE TABLE analytics.training_set AS SELECT * FROM training_set_df")
+            conn.raw.unregister("training_set_df")
+        else:
+            raise NotImplementedError("write_training_set is a DuckDB test helper")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from football_platform.defs.ingestion.assets import raw_matches
+from football_platform.defs.ingestion.assets import build_raw_matches
 from football_platform.defs.quality.checks import raw_matches_expectations, raw_odds_overround
 from football_platform.lib.loading import ingest_many
 from football_platform.lib.quality import MATCHES_SQL, OVERROUND_SQL, validate_matches, validate_overround
@@ -58,7 +58,7 @@ def test_blocking_check_runs_with_the_asset_in_dagster(tmp_path: Path, football_
         "football_source": FootballDataSourceResource(location=str(football_data_dir), leagues=["E0"]),
     }
     result = dg.materialize(
-        [raw_matches, raw_matches_expectations, raw_odds_overround],
+        [build_raw_matches(), raw_matches_expectations, raw_odds_overround],
         resources=resources,
         partition_key="2324",
         instance=dg.DagsterInstance.ephemeral(),

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.serving_env import API_KEY, METRICS_KEY, ServingEnv, register, train_tiny
-from football_platform.lib.predictions import MODEL_NAME
+from football_platform.contracts import MODEL_NAME
 from serving.app import ServingOptions, create_app
 from serving.auth import create_api_key
 from serving.features import OnlineFeatureReader, redis_client

@@ -16,12 +16,11 @@ import pytest
 
 from benchmarks.serving_env import FOOTBALL_DATA, register, train_tiny
 from football_platform.defs.features.assets import team_state
-from football_platform.defs.serving import ServingResource
 from football_platform.defs.serving.assets import batch_predictions, prediction_performance
 from football_platform.lib.loading import ingest_many, load_fixtures
 from football_platform.lib.sources import DirectorySource, SourceFile
 from football_platform.lib.warehouse import Warehouse
-from football_platform.resources import WarehouseResource
+from football_platform.resources import ServingResource, WarehouseResource
 from serving.features import redis_client
 from tests.conftest import REDIS_TEST_URL, REPO_ROOT
 

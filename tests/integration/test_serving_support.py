@@ -18,9 +18,11 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from benchmarks.serving_env import API_KEY, METRICS_KEY, clean_redis, load_model, materialize_online, with_prefix
+from football_platform.lib import feature_rows as frows
 from football_platform.lib import feature_store as fs
 from football_platform.lib.features import FUNDAMENTAL_FEATURES, build_match_features, team_state_after
 from football_platform.lib.predictions import feature_row, model_input
+from serving import online_layout as layout
 from serving.app import PredictRequest, ServingOptions, create_app
 from serving.features import OnlineFeatureReader
 from serving.predict import parse_body
@@ -39,10 +41,10 @@ def test_entity_keys_and_fields_match_feasts_encoders():
 
     for team in ("Arsenal", "Nott'm Forest", "Málaga", "Ath Bilbao"):
         key = EntityKey(join_keys=["team"], entity_values=[Value(string_val=team)])
-        assert fs.entity_key_bytes(team) == serialize_entity_key(key, entity_key_serialization_version=3)
-        assert fs.redis_entity_key("fp_x", team) == _redis_key("fp_x", key, entity_key_serialization_version=3)
-    for view, field in fs.ONLINE_FIELDS:
-        assert fs.redis_field(view, field) == _mmh3(f"{view}:{field}")
+        assert layout.entity_key_bytes(team) == serialize_entity_key(key, entity_key_serialization_version=3)
+        assert layout.redis_entity_key("fp_x", team) == _redis_key("fp_x", key, entity_key_serialization_version=3)
+    for view, field in layout.ONLINE_FIELDS:
+        assert layout.redis_field(view, field) == _mmh3(f"{view}:{field}")
 
 
 def test_value_decoder_matches_feasts_protobuf():
@@ -54,13 +56,13 @@ def test_value_decoder_matches_feasts_protobuf():
              Value(bool_val=True), Value(float_val=0.5)]
     for value in cases:
         kind = value.WhichOneof("val")
-        assert fs.decode_value(value.SerializeToString()) == getattr(value, kind), kind
-    assert math.isnan(fs.decode_value(Value(double_val=float("nan")).SerializeToString()))
-    assert fs.decode_value(Value().SerializeToString()) is None and fs.decode_value(None) is None
+        assert layout.decode_value(value.SerializeToString()) == getattr(value, kind), kind
+    assert math.isnan(layout.decode_value(Value(double_val=float("nan")).SerializeToString()))
+    assert layout.decode_value(Value().SerializeToString()) is None and layout.decode_value(None) is None
     with pytest.raises(ValueError, match="unsupported Feast value"):
-        fs.decode_value(Value(double_list_val={"val": [1.0, 2.0]}).SerializeToString())
+        layout.decode_value(Value(double_list_val={"val": [1.0, 2.0]}).SerializeToString())
     stamp = Timestamp(seconds=1716163200, nanos=500_000_000)
-    assert fs.decode_timestamp(stamp.SerializeToString()) == 1716163200.5
+    assert layout.decode_timestamp(stamp.SerializeToString()) == 1716163200.5
 
 
 def test_both_online_stores_serve_the_warehouse_team_state(env):
@@ -68,7 +70,7 @@ def test_both_online_stores_serve_the_warehouse_team_state(env):
     redis_reader = OnlineFeatureReader(env.project, redis_url=REDIS_TEST_URL)
     sqlite_reader = OnlineFeatureReader.for_settings(env.settings)
     assert sqlite_reader.backend == "sqlite" and redis_reader.backend == "redis"
-    expected = fs.states_from_rows(env.warehouse.query_df("SELECT * FROM analytics.team_state"))
+    expected = frows.states_from_rows(env.warehouse.query_df("SELECT * FROM analytics.team_state"))
     teams = sorted(expected)
     assert len(teams) >= 20
     for home, away in zip(teams[::2], teams[1::2], strict=False):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from football_platform.defs.transform.assets import DbtBuildConfig, dbt_build_args
-from football_platform.defs.transform.resources import (
+from football_platform.resources.dbt_cli import (
     DatabaseUrlError,
     _process_environment,
     build_dbt_resource,

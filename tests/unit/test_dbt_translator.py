@@ -7,8 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from football_platform.defs.transform import build_transform_defs, get_dbt_project
+from football_platform.defs.transform import build_transform_defs
 from football_platform.defs.transform.translator import FootballDbtTranslator, layer_group, node_owners
+from football_platform.resources.dbt_cli import get_dbt_project
 from football_platform.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""Pure helpers of lib/feature_store.py: store configuration per profile, kick-off instants, frame shaping."""
+"""Pure helpers of lib/feature_store.py and lib/feature_rows.py: store configuration per profile, kick-off instants, frame shaping."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from football_platform.lib import feature_rows as frows
 from football_platform.lib import feature_store as fs
 from football_platform.lib.features import MARKET_AWARE_FEATURES, N_RECENT_DATES
 
@@ -45,13 +46,13 @@ def test_prod_sslmode_defaults_to_prefer_and_missing_urls_fail():
 def test_kickoff_utc_follows_uk_clock_changes():
     dates = pd.Series(pd.to_datetime(["2023-08-12", "2023-12-26", "2003-01-01"]))
     times = pd.Series(["15:00", "20:00", None])
-    got = fs.kickoff_utc(dates, times)
+    got = frows.kickoff_utc(dates, times)
     assert str(got.dt.tz) == "UTC"
     # BST (UTC+1) in August, GMT in December; no time -> 15:00 UK.
     assert list(got) == [pd.Timestamp("2023-08-12 14:00", tz="UTC"), pd.Timestamp("2023-12-26 20:00", tz="UTC"),
                          pd.Timestamp("2003-01-01 15:00", tz="UTC")]
     with pytest.raises(ValueError, match="HH:MM"):
-        fs.kickoff_utc(pd.Series(pd.to_datetime(["2023-08-12"])), pd.Series(["3pm"]))
+        frows.kickoff_utc(pd.Series(pd.to_datetime(["2023-08-12"])), pd.Series(["3pm"]))
 
 
 def test_ou_prices_prefer_pinnacle_and_need_both_sides():
@@ -61,7 +62,7 @@ def test_ou_prices_prefer_pinnacle_and_need_both_sides():
         ("E0", "2324", "C", "D", "PS", "over", 2.0),  # no under from PS
         ("E0", "2324", "C", "D", "B365", "over", 1.7), ("E0", "2324", "C", "D", "B365", "under", 2.1),
     ], columns=["div", "season", "home_team", "away_team", "bookmaker", "selection", "price"])
-    best = fs.pre_match_ou_odds(ou).set_index("home_team")
+    best = frows.pre_match_ou_odds(ou).set_index("home_team")
     assert best.loc["A", ["odds_pre_over25", "odds_pre_under25"]].tolist() == [2.0, 1.85]
     assert best.loc["C", ["odds_pre_over25", "odds_pre_under25"]].tolist() == [1.7, 2.1]
 
@@ -70,7 +71,7 @@ def test_prices_rebuilt_from_fct_probabilities_give_them_back():
     fct = pd.DataFrame({"div": ["E0"], "season": ["2324"], "match_date": ["2023-08-12"], "kickoff_time": ["12:30"],
                         "home_team": ["A"], "away_team": ["B"], "home_team_source": ["A"], "away_team_source": ["B"],
                         "pre_p_home": [0.5], "pre_p_draw": [0.3], "pre_p_away": [0.2], "pre_overround": [1.05]})
-    m = fs.matches_frame(fct)
+    m = frows.matches_frame(fct)
     # 1/(0.5*1.05) = 1.904761...; the implied overround is back to 1.05.
     assert m["odds_pre_h"].iloc[0] == pytest.approx(1 / 0.525)
     inv = 1 / m[["odds_pre_h", "odds_pre_d", "odds_pre_a"]].iloc[0]
@@ -80,31 +81,31 @@ def test_prices_rebuilt_from_fct_probabilities_give_them_back():
 
 
 def test_state_from_online_restores_types():
-    row = {c: 1.5 for c in fs.STATE_FLOATS}
+    row = {c: 1.5 for c in frows.STATE_FLOATS}
     row.update({"team": "Arsenal", "div": "E0", "season": "2324", "season_matches": 38.0,
                 "season_matches_key": "E0:2324", "league_season_start": "2023-08-11", "recent_date_1": "2024-05-19",
                 "recent_date_2": "", "recent_date_3": None, "rest_days": None})
-    state = fs.state_from_online({f"team_ratings__{k}" if k == "elo" else k: [v] for k, v in row.items()})
+    state = frows.state_from_online({f"team_ratings__{k}" if k == "elo" else k: [v] for k, v in row.items()})
     assert state["elo"] == 1.5 and state["season_matches"] == 38 and isinstance(state["season_matches"], int)
     assert state["league_season_start"] == pd.Timestamp("2023-08-11")
     assert state["recent_date_1"] == pd.Timestamp("2024-05-19")
     assert pd.isna(state["recent_date_2"]) and pd.isna(state[f"recent_date_{N_RECENT_DATES}"])
     assert state["div"] == "E0" and state["season_matches_key"] == "E0:2324"
     with pytest.raises(ValueError, match="materialised"):
-        fs.state_from_online({"team": "X", "elo": None, "div": "E0", "dc_intercept": 0.1})
+        frows.state_from_online({"team": "X", "elo": None, "div": "E0", "dc_intercept": 0.1})
 
 
 def test_feast_names_map_back_to_feature_columns():
     frame = pd.DataFrame(columns=["div", "home_team", "home_team_ratings__elo", "away_team_form__form5_points",
                                   "match_diffs__diff_elo", "home_team_schedule__recent_date_1",
                                   "away_team_ratings__dc_intercept"])
-    out = fs.feast_to_feature_columns(frame)
+    out = frows.feast_to_feature_columns(frame)
     assert list(out.columns) == ["div", "home_team", "home_elo", "away_form5_points", "diff_elo"]
 
 
 def test_every_side_feature_is_a_view_field_and_the_service_covers_market_aware_features():
-    side = fs.side_and_diff_columns()
-    assert len(side) == 3 * len(fs.SIDE_COLUMNS)
+    side = frows.side_and_diff_columns()
+    assert len(side) == 3 * len(frows.SIDE_COLUMNS)
     match_cols = [c for c in MARKET_AWARE_FEATURES if c.startswith("match_")]
     assert sorted(["div", *side, *match_cols]) == sorted(MARKET_AWARE_FEATURES)
 
@@ -113,21 +114,21 @@ def test_team_rows_long_form_and_state_rows():
     feats = pd.DataFrame({"div": ["E0"], "season": ["2324"], "match_date": pd.to_datetime(["2023-08-12"]),
                           "home_team": ["A"], "away_team": ["B"],
                           **{f"{p}_{c}": [float(i + (100 if p == "away" else 0))]
-                             for i, c in enumerate(fs.SIDE_COLUMNS) for p in ("home", "away")}})
+                             for i, c in enumerate(frows.SIDE_COLUMNS) for p in ("home", "away")}})
     ts = pd.Series([pd.Timestamp("2023-08-12 14:00", tz="UTC")])
-    long = fs.team_match_rows(feats, ts).set_index("team")
+    long = frows.team_match_rows(feats, ts).set_index("team")
     assert long.loc["A", "elo"] == 0.0 and long.loc["B", "elo"] == 100.0
     assert bool(long.loc["A", "is_home"]) and long.loc["B", "opponent"] == "A"
     assert math.isnan(long.loc["A", "dc_intercept"]) and long.loc["A", "recent_date_1"] == ""
-    states = pd.DataFrame([{**{c: 2.0 for c in fs.STATE_FLOATS}, "team": "A", "div": "E0", "season": "2324",
+    states = pd.DataFrame([{**{c: 2.0 for c in frows.STATE_FLOATS}, "team": "A", "div": "E0", "season": "2324",
                             "season_matches_key": "E0:2324", "league_season_start": pd.Timestamp("2023-08-11"),
-                            **{c: pd.NaT for c in fs.RECENT_DATE_FIELDS}}])
-    st = fs.state_rows(states, pd.Timestamp("2024-05-20"))
+                            **{c: pd.NaT for c in frows.RECENT_DATE_FIELDS}}])
+    st = frows.state_rows(states, pd.Timestamp("2024-05-20"))
     assert st["event_timestamp"].iloc[0] == pd.Timestamp("2024-05-20", tz="UTC")
     assert st["league_season_start"].iloc[0] == "2023-08-11" and st["recent_date_1"].iloc[0] == ""
     assert np.isnan(st["rest_days"].iloc[0])
-    both = fs.team_feature_rows(long.reset_index(), st)
-    assert list(both.columns) == fs.TEAM_ROW_COLUMNS and len(both) == 3
+    both = frows.team_feature_rows(long.reset_index(), st)
+    assert list(both.columns) == frows.TEAM_ROW_COLUMNS and len(both) == 3
 
 
 def test_offline_lookback_bounds_the_local_join_only(tmp_path):

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from football_platform.defs.ml.training import complete_seasons, evaluation_window, markdown
 from football_platform.lib import registry
+from football_platform.lib.evaluation import complete_seasons, evaluation_window, markdown
 from football_platform.lib.features import MARKET_AWARE_FEATURES
 from football_platform.lib.models import CatBoostModel, OffsetCatBoost
 from football_platform.lib.plots import reliability_curve, reliability_diagram

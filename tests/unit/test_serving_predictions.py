@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from football_platform.lib import feature_store as fs
+from football_platform.lib import feature_rows as frows
 from football_platform.lib.features import (
     FUNDAMENTAL_FEATURES,
     MARKET_AWARE_FEATURES,
@@ -103,8 +103,8 @@ def test_model_input_orders_the_row_like_the_model(states):
     assert row[names.index("home_elo")] == feats["home_elo"] and row[names.index("diff_elo")] == feats["diff_elo"]
     assert over == feats["match_dc_p_over25"]
     # A state read back from the online store's text form gives the same row.
-    rows = fs.state_rows(states, pd.Timestamp("2023-09-04", tz="UTC"))
-    online = fs.states_from_rows(rows)
+    rows = frows.state_rows(states, pd.Timestamp("2023-09-04", tz="UTC"))
+    online = frows.states_from_rows(rows)
     again, over_again = model_input(online["A"], online["C"], "2023-09-09", names)
     assert over_again == over and again[names.index("div")] == "E0"
     numeric = [i for i, n in enumerate(names) if n != "div"]

@@ -1,9 +1,8 @@
 """Automation and on-call: schedules, sensors, alerts, freshness checks and the asset health report.
 
-Built *from* the other domains (see :mod:`.catalog`), so it only ever names assets
-that exist. ``definitions.py`` calls :func:`with_automation` on its list of domain
-Definitions; ``defs`` (computed on first access from the sibling domain packages)
-follows the one-``defs``-per-domain convention for anything that wants it alone.
+Built *from* the other domains' Definitions (see :mod:`.catalog`), never from their modules, so it only ever
+names assets that exist and imports no other domain. ``definitions.py`` calls :func:`with_automation` on its
+explicit list of domain Definitions.
 
 Default status: schedules and sensors run by themselves in prod and start stopped
 locally, except the declarative-automation sensor, which always runs (assets
@@ -16,7 +15,8 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from football_platform.defs.automation.catalog import Catalog, catalog_of, sibling_domains
+from football_platform.contracts import WAREHOUSE_WRITER_TAGS
+from football_platform.defs.automation.catalog import Catalog, catalog_of
 from football_platform.defs.automation.freshness import (
     build_freshness_checks,
     build_freshness_sensor,
@@ -24,7 +24,6 @@ from football_platform.defs.automation.freshness import (
 )
 from football_platform.defs.automation.health_report import HEALTH_REPORT_KEY, build_health_report
 from football_platform.defs.automation.jobs import HEALTH_REPORT_JOB, asset_jobs, cleanup_job
-from football_platform.defs.automation.resources import AlertsResource
 from football_platform.defs.automation.schedules import build_schedules
 from football_platform.defs.automation.sensors import (
     asset_check_alert_sensor,
@@ -35,7 +34,7 @@ from football_platform.defs.automation.sensors import (
 )
 from football_platform.settings import Settings, get_settings
 
-__all__ = ["AlertsResource", "build_defs", "with_automation"]
+__all__ = ["build_defs", "with_automation"]
 
 AUTOMATION_SENSOR = "automation_condition_sensor"
 
@@ -62,6 +61,7 @@ def build_defs(
             HEALTH_REPORT_JOB,
             selection=dg.AssetSelection.assets(HEALTH_REPORT_KEY),
             description="Refresh ops.asset_health.",
+            tags=WAREHOUSE_WRITER_TAGS,
         ),
         cleanup_job,
     ]
@@ -103,12 +103,3 @@ def build_defs(
 def with_automation(domains: Sequence[dg.Definitions], settings: Settings | None = None) -> list[dg.Definitions]:
     """``domains`` plus the automation built for them: ``Definitions.merge(*with_automation([...]), resources)``."""
     return [*domains, build_defs(domains, settings)]
-
-
-def __getattr__(name: str) -> dg.Definitions:
-    # Lazy, so importing this package (tests, the CLI) does not import every other domain.
-    if name == "defs":
-        value = build_defs(sibling_domains())
-        globals()["defs"] = value
-        return value
-    raise AttributeError(name)

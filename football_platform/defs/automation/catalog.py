@@ -8,8 +8,6 @@ simply grow when a domain adds assets.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -84,18 +82,3 @@ def catalog_of(domains: Sequence[dg.Definitions]) -> Catalog:
                 if check_spec.key not in keys:
                     keys.append(check_spec.key)
     return Catalog(assets, {k: tuple(v) for k, v in checks.items()})
-
-
-def sibling_domains(
-    package: str = "football_platform.defs", exclude: Sequence[str] = ("automation",)
-) -> list[dg.Definitions]:
-    """Every ``football_platform.defs.<domain>.defs`` except automation itself, in name order."""
-    root = importlib.import_module(package)
-    found: list[dg.Definitions] = []
-    for module in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
-        if not module.ispkg or module.name in exclude:
-            continue
-        defs = getattr(importlib.import_module(f"{package}.{module.name}"), "defs", None)
-        if isinstance(defs, dg.Definitions):
-            found.append(defs)
-    return found

@@ -9,23 +9,23 @@ import datetime as dt
 
 import dagster as dg
 
+from football_platform.contracts import ASSET_HEALTH_TABLE, WAREHOUSE_POOL
 from football_platform.defs.automation.catalog import Catalog
+from football_platform.defs.common.keys import HEALTH_REPORT
 from football_platform.lib.health import (
-    HEALTH_COLUMNS,
     AssetHealth,
     CheckState,
     freshness_from_checks,
     freshness_from_policy,
     health_frame,
     health_markdown,
-    insert_frame,
     status_counts,
 )
+from football_platform.lib.ops_tables import replace_health_table
 from football_platform.resources import WarehouseResource
 
-HEALTH_REPORT_KEY = dg.AssetKey("asset_health_report")
-HEALTH_TABLE = "ops.asset_health"
-WAREHOUSE_POOL = "warehouse"  # same pool as every warehouse writer: one DuckDB writer at a time
+HEALTH_REPORT_KEY = HEALTH_REPORT
+HEALTH_TABLE = ASSET_HEALTH_TABLE
 
 
 def _check_state(key: dg.AssetCheckKey, record, freshness_keys: set[dg.AssetCheckKey]) -> CheckState:
@@ -93,14 +93,7 @@ def build_health_report(catalog: Catalog, freshness_keys: set[dg.AssetCheckKey])
         now = dt.datetime.now(dt.UTC)
         report = collect_health(context.instance, catalog, freshness_keys, now)
         frame = health_frame(report, now)
-        store = warehouse.get()
-        columns = ",\n    ".join(f'"{name}" {sql_type}' for name, sql_type in HEALTH_COLUMNS.items())
-        with store.connect() as conn, conn.transaction():
-            conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
-            # Replaced whole, so a new column never needs a migration.
-            conn.execute(f"DROP TABLE IF EXISTS {HEALTH_TABLE}")
-            conn.execute(f"CREATE TABLE {HEALTH_TABLE} (\n    {columns}\n)")
-            insert_frame(conn, HEALTH_TABLE, frame)
+        replace_health_table(warehouse.get(), frame)
         counts = status_counts(report)
         summary = health_markdown(report, now)
         context.log.info(summary)

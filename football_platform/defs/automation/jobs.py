@@ -11,6 +11,7 @@ import datetime as dt
 
 import dagster as dg
 
+from football_platform.contracts import WAREHOUSE_POOL, WAREHOUSE_WRITER_TAGS
 from football_platform.lib.health import pick_time_column, retention_cutoff
 from football_platform.resources import WarehouseResource
 
@@ -41,7 +42,7 @@ def asset_jobs(present: set[dg.AssetKey], freshness_checks: list[dg.AssetChecksD
             NIGHTLY_MODEL_JOB,
             selection=without_freshness(dg.AssetSelection.groups(*MODEL_GROUPS)),
             description=f"Nightly model update: every asset in groups {', '.join(MODEL_GROUPS)}.",
-            tags={"football/trigger": "nightly"},
+            tags={"football/trigger": "nightly", **WAREHOUSE_WRITER_TAGS},
         )
     ]
     ingestion = [k for k in INGESTION_KEYS if dg.AssetKey(k) in present]
@@ -51,7 +52,7 @@ def asset_jobs(present: set[dg.AssetKey], freshness_checks: list[dg.AssetChecksD
                 DAILY_INGESTION_JOB,
                 selection=without_freshness(dg.AssetSelection.assets(*ingestion)),
                 description="Daily data collection: the current season's results and the newest fixtures.",
-                tags={"football/trigger": "daily"},
+                tags={"football/trigger": "daily", **WAREHOUSE_WRITER_TAGS},
             )
         )
     if ingestion:
@@ -68,7 +69,7 @@ def asset_jobs(present: set[dg.AssetKey], freshness_checks: list[dg.AssetChecksD
                 description="After each daily collection: dbt, team states, the online store and fresh batch "
                 "predictions from the current production model (no retrain: "
                 f"{', '.join(MODEL_UPDATE_ONLY_KEYS)} belong to the nightly model update).",
-                tags={"football/trigger": "daily"},
+                tags={"football/trigger": "daily", **WAREHOUSE_WRITER_TAGS},
             )
         )
     if dg.AssetKey("raw_matches") in present:
@@ -77,7 +78,7 @@ def asset_jobs(present: set[dg.AssetKey], freshness_checks: list[dg.AssetChecksD
                 SOURCE_INGESTION_JOB,
                 selection=without_freshness(dg.AssetSelection.assets("raw_matches")),
                 description="Re-ingest the season partitions whose source files changed (launched by a sensor).",
-                tags={"football/trigger": "new_source_data"},
+                tags={"football/trigger": "new_source_data", **WAREHOUSE_WRITER_TAGS},
             )
         )
     return jobs
@@ -112,7 +113,8 @@ def _delete_older(
     return count
 
 
-@dg.op(description="Delete warehouse rows past retention: old predictions and old rejected source rows.")
+@dg.op(description="Delete warehouse rows past retention: old predictions and old rejected source rows.",
+       pool=WAREHOUSE_POOL)
 def prune_warehouse(context: dg.OpExecutionContext, config: WarehouseRetention, warehouse: WarehouseResource) -> dict:
     now = dt.datetime.now(dt.UTC)
     store = warehouse.get()
@@ -172,7 +174,7 @@ def prune_run_history(context: dg.OpExecutionContext, config: RunHistoryRetentio
 @dg.job(
     name=CLEANUP_JOB,
     description="Retention: old predictions, old rejected rows, old Dagster run history (days set in run config).",
-    tags={"football/trigger": "cleanup"},
+    tags={"football/trigger": "cleanup", **WAREHOUSE_WRITER_TAGS},
 )
 def cleanup_job():
     prune_warehouse()

@@ -10,36 +10,40 @@ from datetime import timedelta
 import dagster as dg
 import pandas as pd
 
-from football_platform.defs.features.resources import FeastResource
-from football_platform.defs.metadata import table_preview
+from football_platform.contracts import CLOSING_PROB_COLUMNS, RESULT_COLUMNS, WAREHOUSE_POOL
+from football_platform.defs.common.keys import (
+    FCT_MATCHES,
+    FEAST_APPLY,
+    MATCH_FEATURES,
+    RAW_MATCHES,
+    STG_FIXTURES,
+    TEAM_STATE,
+)
+from football_platform.defs.common.metadata import table_preview
+from football_platform.lib import feature_rows as frows
 from football_platform.lib import feature_store as fs
+from football_platform.lib import feature_tables as ftables
 from football_platform.lib.features import KEY_COLUMNS, MARKET_AWARE_FEATURES, build_match_features, team_state_after
-from football_platform.resources import WarehouseResource
+from football_platform.resources import FeastResource, WarehouseResource
 
 GROUP = "features"
 OWNERS = ["team:ml"]
-WAREHOUSE_POOL = "warehouse"  # one DuckDB writer at a time, shared with every warehouse writer
-# dbt models' asset keys (dagster-dbt's default translator: the model name). Change here if the translator prefixes.
-FCT_MATCHES = dg.AssetKey(["analytics", "fct_matches"])
-STG_FIXTURES = dg.AssetKey(["staging", "stg_fixtures"])
-RESULT_COLUMNS = ["result", "fthg", "ftag"]
-CLOSE_COLUMNS = ["close_p_home", "close_p_draw", "close_p_away"]
 TRAINING_CHUNK_ROWS = 10_000  # entity rows per point-in-time join
 TRAINING_COLUMNS = [*KEY_COLUMNS, *RESULT_COLUMNS,
-                    *[c for c in MARKET_AWARE_FEATURES if c not in KEY_COLUMNS], *CLOSE_COLUMNS]
+                    *[c for c in MARKET_AWARE_FEATURES if c not in KEY_COLUMNS], *CLOSING_PROB_COLUMNS]
 
 
 def warehouse_matches(warehouse) -> pd.DataFrame:
     """Played matches as the feature code reads them (analytics.fct_matches + pre-match over/under prices): the
     input of match_features, team_state and the replay's backtest path."""
-    fct = warehouse.query_df(fs.MATCHES_SQL)
-    ou = warehouse.query_df(fs.OU_SQL) if warehouse.table_exists("raw", "odds") else None
-    return fs.matches_frame(fct, ou)
+    fct = warehouse.query_df(ftables.MATCHES_SQL)
+    ou = warehouse.query_df(ftables.OU_SQL) if warehouse.table_exists("raw", "odds") else None
+    return frows.matches_frame(fct, ou)
 
 
 @dg.asset(
     key="match_features",
-    deps=[FCT_MATCHES],
+    deps=[FCT_MATCHES, RAW_MATCHES],  # raw_matches writes raw.odds: the pre-match over/under prices (OU_SQL)
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "pandas", "duckdb", "postgres"},
@@ -60,9 +64,9 @@ def match_features(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     loaded = time.perf_counter()
     features = build_match_features(matches)
     built = time.perf_counter()
-    long = fs.team_match_rows(features, matches["event_timestamp"])
-    n_matches = fs.replace_table(store, "analytics.match_features", features, date_columns=["match_date"])
-    n_long = fs.replace_table(store, "analytics.team_match_features", long, date_columns=["match_date"])
+    long = frows.team_match_rows(features, matches["event_timestamp"])
+    n_matches = ftables.replace_table(store, "analytics.match_features", features, date_columns=["match_date"])
+    n_long = ftables.replace_table(store, "analytics.team_match_features", long, date_columns=["match_date"])
     context.log.info(f"{n_matches} matches, {n_long} team rows in {time.perf_counter() - started:.1f}s")
     return dg.MaterializeResult(metadata={
         "dagster/row_count": n_matches,
@@ -82,7 +86,7 @@ def match_features(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 
 @dg.asset(
     key="team_state",
-    deps=[FCT_MATCHES, STG_FIXTURES],
+    deps=[FCT_MATCHES, STG_FIXTURES, RAW_MATCHES],
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "pandas", "duckdb", "postgres"},
@@ -102,12 +106,12 @@ def team_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     matches = warehouse_matches(store)
     upcoming = None
     if store.table_exists("staging", "stg_fixtures"):
-        upcoming = store.query_df(fs.UPCOMING_SQL)
+        upcoming = store.query_df(ftables.UPCOMING_SQL)
         upcoming = upcoming if len(upcoming) else None
     states = team_state_after(matches, upcoming)
     as_of = pd.Timestamp(matches["match_date"].max()).normalize() + timedelta(days=1)
-    rows = fs.state_rows(states, as_of)
-    n = fs.replace_table(store, "analytics.team_state", rows)
+    rows = frows.state_rows(states, as_of)
+    n = ftables.replace_table(store, "analytics.team_state", rows)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": n,
         "state_timestamp": str(rows["event_timestamp"].iloc[0]) if n else "",
@@ -137,7 +141,7 @@ def feast_apply(context: dg.AssetExecutionContext, feast: FeastResource,
     started = time.perf_counter()
     exported = None
     if feast.profile != "prod":
-        rows = fs.read_team_rows(warehouse.get())
+        rows = ftables.read_team_rows(warehouse.get())
         feast.paths.team_features.parent.mkdir(parents=True, exist_ok=True)
         rows.to_parquet(feast.paths.team_features, index=False)
         exported = len(rows)
@@ -175,7 +179,7 @@ def feast_apply(context: dg.AssetExecutionContext, feast: FeastResource,
 
 @dg.asset(
     key="feast_online_materialization",
-    deps=["feast_apply"],
+    deps=[FEAST_APPLY, TEAM_STATE, MATCH_FEATURES],  # reads analytics.team_state and analytics.team_match_features
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "feast", "redis", "sqlite"},
@@ -218,7 +222,7 @@ def feast_online_materialization(context: dg.AssetExecutionContext, feast: Feast
 
 @dg.asset(
     key="training_set",
-    deps=["feast_apply", "match_features"],
+    deps=[FEAST_APPLY, MATCH_FEATURES, FCT_MATCHES],  # results and closing probabilities from fct_matches
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "feast", "duckdb", "postgres"},
@@ -238,7 +242,7 @@ def training_set(context: dg.AssetExecutionContext, feast: FeastResource,
     started = time.perf_counter()
     frame = build_training_set(feast.store(), store_wh)
     joined = time.perf_counter()
-    n = fs.replace_table(store_wh, "analytics.training_set", frame, date_columns=["match_date"])
+    n = ftables.replace_table(store_wh, "analytics.training_set", frame, date_columns=["match_date"])
     return dg.MaterializeResult(metadata={
         "dagster/row_count": n,
         "columns": len(frame.columns),
@@ -253,11 +257,11 @@ def training_set(context: dg.AssetExecutionContext, feast: FeastResource,
 def build_training_set(store: "object", warehouse: "object") -> pd.DataFrame:
     """Point-in-time features from Feast + match columns + labels; one row per match of analytics.match_features."""
     features = warehouse.query_df("SELECT * FROM analytics.match_features")
-    fct = warehouse.query_df(fs.MATCHES_SQL)
-    fct["event_timestamp"] = fs.kickoff_utc(fct["match_date"], fct["kickoff_time"])
+    fct = warehouse.query_df(ftables.MATCHES_SQL)
+    fct["event_timestamp"] = frows.kickoff_utc(fct["match_date"], fct["kickoff_time"])
     for frame in (features, fct):
         frame["match_date"] = pd.to_datetime(frame["match_date"]).dt.strftime("%Y-%m-%d")
-    entities = fs.entity_frame(features[KEY_COLUMNS].merge(fct[[*KEY_COLUMNS, "event_timestamp"]], on=KEY_COLUMNS,
+    entities = frows.entity_frame(features[KEY_COLUMNS].merge(fct[[*KEY_COLUMNS, "event_timestamp"]], on=KEY_COLUMNS,
                                                            how="inner", validate="one_to_one"))
     service = store.get_feature_service(fs.FEATURE_SERVICE)
     # Chunks of entity rows bound DuckDB's memory on the full history (one call: 4.4 GB peak; see LOCAL_OFFLINE_LOOKBACK).
@@ -267,10 +271,10 @@ def build_training_set(store: "object", warehouse: "object") -> pd.DataFrame:
          for start in range(0, len(entities), TRAINING_CHUNK_ROWS)],
         ignore_index=True,
     )
-    hist = fs.feast_to_feature_columns(hist)
+    hist = frows.feast_to_feature_columns(hist)
     match_cols = [c for c in MARKET_AWARE_FEATURES if c.startswith("match_")]
     out = (hist.merge(features[[*KEY_COLUMNS, *match_cols]], on=KEY_COLUMNS, how="left", validate="one_to_one")
-               .merge(fct[[*KEY_COLUMNS, *RESULT_COLUMNS, *CLOSE_COLUMNS]], on=KEY_COLUMNS, how="left",
+               .merge(fct[[*KEY_COLUMNS, *RESULT_COLUMNS, *CLOSING_PROB_COLUMNS]], on=KEY_COLUMNS, how="left",
                       validate="one_to_one"))
     missing = [c for c in TRAINING_COLUMNS if c not in out.columns]
     if missing:

@@ -9,17 +9,14 @@ and reports what happened as metadata.
 import dagster as dg
 import pandas as pd
 
-from football_platform.defs.metadata import table_preview
+from football_platform.contracts import WAREHOUSE_POOL
+from football_platform.defs.common.metadata import table_preview
+from football_platform.defs.common.partitions import season_partitions
 from football_platform.lib.loading import IngestSummary, ingest_many, load_fixtures, outcome_table
 from football_platform.lib.parsing import SourceFileRejected
-from football_platform.lib.seasons import partition_seasons
 from football_platform.resources import FootballDataSourceResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]
-# Up to next season: a code location loaded before 1 July rolls over without a reload (see partition_seasons).
-SEASON_PARTITIONS = dg.StaticPartitionsDefinition(partition_seasons())
-# One writer at a time on the local DuckDB file; PostgreSQL copes, but one pool keeps the profiles alike.
-WAREHOUSE_POOL = "warehouse"
 
 
 class IngestConfig(dg.Config):
@@ -63,46 +60,52 @@ def _raise_if_rejected(summary: IngestSummary) -> None:
         )
 
 
-@dg.asset(
-    key="raw_matches",
-    group_name="ingestion",
-    owners=OWNERS,
-    kinds={"python", "duckdb", "postgres"},
-    partitions_def=SEASON_PARTITIONS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WAREHOUSE_POOL,
-    code_version="1",
-    description=(
-        "Match results, statistics and every bookmaker's odds from football-data.co.uk season files, upserted into "
-        "`raw.matches` (one row per match) and `raw.odds` (long form: bookmaker × market × period × selection). "
-        "Rows that fail validation go to `raw.rejected_rows` with file, line, column and reason; a bad file is "
-        "rejected whole and leaves the warehouse as it was. Partitioned by season ('2324' = 2023/24)."
-    ),
-    metadata={"dagster/table_name": "raw.matches", "natural_key": "div, season, home_team, away_team"},
-)
-def raw_matches(
-    context: dg.AssetExecutionContext,
-    config: IngestConfig,
-    warehouse: WarehouseResource,
-    football_source: FootballDataSourceResource,
-) -> dg.MaterializeResult:
-    leagues = config.leagues or football_source.leagues
-    source = football_source.open()
-    store = warehouse.get()
-    summary = IngestSummary()
-    files = [(season, div) for season in context.partition_keys for div in leagues]
-    for outcome in ingest_many(store, source, files, force=config.force):
-        summary.add(outcome)
-        if outcome.status == "rejected":
-            context.log.error(outcome.reason)
-        elif outcome.missing_from_source:
-            context.log.warning(
-                f"{outcome.name}: {outcome.missing_from_source} row(s) in the warehouse are no longer in the "
-                "source file; kept, not deleted"
-            )
-    context.log.info(f"ingested from {source.describe()}: {summary.as_json_dict()}")
-    _raise_if_rejected(summary)
-    return dg.MaterializeResult(metadata=summary_metadata(summary))
+def build_raw_matches(partitions_def: dg.PartitionsDefinition | None = None) -> dg.AssetsDefinition:
+    """The ``raw_matches`` asset over ``partitions_def`` (default: :func:`season_partitions` on the day it is built,
+    i.e. when the definitions are built, never at import)."""
+
+    @dg.asset(
+        key="raw_matches",
+        group_name="ingestion",
+        owners=OWNERS,
+        kinds={"python", "duckdb", "postgres"},
+        partitions_def=partitions_def or season_partitions(),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        code_version="1",
+        description=(
+            "Match results, statistics and every bookmaker's odds from football-data.co.uk season files, upserted into "
+            "`raw.matches` (one row per match) and `raw.odds` (long form: bookmaker × market × period × selection). "
+            "Rows that fail validation go to `raw.rejected_rows` with file, line, column and reason; a bad file is "
+            "rejected whole and leaves the warehouse as it was. Partitioned by season ('2324' = 2023/24)."
+        ),
+        metadata={"dagster/table_name": "raw.matches", "natural_key": "div, season, home_team, away_team"},
+    )
+    def raw_matches(
+        context: dg.AssetExecutionContext,
+        config: IngestConfig,
+        warehouse: WarehouseResource,
+        football_source: FootballDataSourceResource,
+    ) -> dg.MaterializeResult:
+        leagues = config.leagues or football_source.leagues
+        source = football_source.open()
+        store = warehouse.get()
+        summary = IngestSummary()
+        files = [(season, div) for season in context.partition_keys for div in leagues]
+        for outcome in ingest_many(store, source, files, force=config.force):
+            summary.add(outcome)
+            if outcome.status == "rejected":
+                context.log.error(outcome.reason)
+            elif outcome.missing_from_source:
+                context.log.warning(
+                    f"{outcome.name}: {outcome.missing_from_source} row(s) in the warehouse are no longer in the "
+                    "source file; kept, not deleted"
+                )
+        context.log.info(f"ingested from {source.describe()}: {summary.as_json_dict()}")
+        _raise_if_rejected(summary)
+        return dg.MaterializeResult(metadata=summary_metadata(summary))
+
+    return raw_matches
 
 
 @dg.asset(

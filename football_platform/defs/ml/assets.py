@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 import dagster as dg
 from pydantic import Field
 
-from football_platform.defs.metadata import image
+from football_platform.defs.common.metadata import image
 from football_platform.lib import registry
+from football_platform.lib.evaluation import COMPARISON_MODELS, TrainingOptions, markdown
 from football_platform.lib.models import MODEL_NAMES
-from football_platform.resources import WarehouseResource
+from football_platform.resources import MlflowResource, WarehouseResource
 
 from .data import load_training_set
-from .resources import MlflowResource
-from .training import COMPARISON_MODELS, TrainingOptions, markdown, promotion_gate, temp_plot_dir, train_and_log
+from .training import promotion_gate, temp_plot_dir, train_and_log
 
 GROUP = "ml"
 OWNERS = ["team:ml"]

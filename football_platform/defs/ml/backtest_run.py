@@ -8,18 +8,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from football_platform.contracts import OUTPUT_CLOSING_PROB_COLUMNS, PROB_COLUMNS
 from football_platform.lib.backtest import (
-    CLOSE_PROB_COLUMNS,
     DEFAULT_ENSEMBLES,
     PRIMARY_MODEL,
-    PROB_COLUMNS,
     BacktestConfig,
     walk_forward,
 )
 from football_platform.lib.metrics import outcome_index, rps_scores
 from football_platform.lib.models import MODEL_NAMES
 
-CSV_COLUMNS = ["div", "season", "date", "home_team", "away_team", "model", *PROB_COLUMNS, *CLOSE_PROB_COLUMNS,
+CSV_COLUMNS = ["div", "season", "date", "home_team", "away_team", "model", *PROB_COLUMNS, *OUTPUT_CLOSING_PROB_COLUMNS,
                "fthg", "ftag"]
 
 
@@ -61,9 +60,9 @@ def summary(preds: pd.DataFrame) -> str:
     p = preds[PROB_COLUMNS].to_numpy(float)
     model = preds["model"].iloc[0] if len(preds) else "?"
     parts = [f"model={model}", f"matches={len(preds)}", f"rps={rps_scores(p, y).mean():.4f}"]
-    has_close = preds[CLOSE_PROB_COLUMNS].notna().all(axis=1).to_numpy()
+    has_close = preds[OUTPUT_CLOSING_PROB_COLUMNS].notna().all(axis=1).to_numpy()
     if has_close.any():
-        c = preds.loc[has_close, CLOSE_PROB_COLUMNS].to_numpy(float)
+        c = preds.loc[has_close, OUTPUT_CLOSING_PROB_COLUMNS].to_numpy(float)
         parts += [f"with_closing={int(has_close.sum())}", f"rps_same_matches={rps_scores(p[has_close], y[has_close]).mean():.4f}",
                   f"rps_closing={rps_scores(c, y[has_close]).mean():.4f}"]
     else:
@@ -75,7 +74,7 @@ def write_csv(preds: pd.DataFrame, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame = preds.copy()
-    for col in [*PROB_COLUMNS, *CLOSE_PROB_COLUMNS]:
+    for col in [*PROB_COLUMNS, *OUTPUT_CLOSING_PROB_COLUMNS]:
         frame[col] = np.round(frame[col].astype(float), 6)
     frame.to_csv(path, index=False)
     return path

@@ -12,15 +12,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from football_platform.contracts import CLOSING_PROB_COLUMNS, MATCH_KEY, TRAINING_SET_TABLE
 from football_platform.lib.backtest import closing_probs
 from football_platform.lib.features import KEY_COLUMNS, MARKET_AWARE_FEATURES
 from football_platform.lib.market import select_long_odds
 from football_platform.lib.seasons import season_start_year
 from football_platform.lib.warehouse import Warehouse
 
-MATCH_KEY = ["div", "season", "home_team", "away_team"]
-CLOSE_P_COLUMNS = ["close_p_home", "close_p_draw", "close_p_away"]
-TRAINING_SET_TABLE = "analytics.training_set"
 _STATS = ["home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target"]
 
 
@@ -61,9 +59,9 @@ def training_frame(matches: pd.DataFrame, features: pd.DataFrame) -> pd.DataFram
     frame["ftag"] = matches["ftag"].to_numpy()
     frame["result"] = np.select([frame["fthg"] > frame["ftag"], frame["fthg"] == frame["ftag"]], ["H", "D"], "A")
     close = closing_probs(matches)  # the backtest's own closing-line choice
-    for j, col in enumerate(CLOSE_P_COLUMNS):
+    for j, col in enumerate(CLOSING_PROB_COLUMNS):
         frame[col] = close[:, j]
-    return frame[[*KEY_COLUMNS, "result", "fthg", "ftag", *MARKET_AWARE_FEATURES[1:], *CLOSE_P_COLUMNS]]
+    return frame[[*KEY_COLUMNS, "result", "fthg", "ftag", *MARKET_AWARE_FEATURES[1:], *CLOSING_PROB_COLUMNS]]
 
 
 def load_training_set(warehouse: Warehouse) -> pd.DataFrame:
@@ -71,7 +69,7 @@ def load_training_set(warehouse: Warehouse) -> pd.DataFrame:
     if not warehouse.table_exists("analytics", "training_set"):
         raise ValueError(f"{TRAINING_SET_TABLE} does not exist in {warehouse.describe()}: materialise training_set")
     frame = warehouse.query_df(f"SELECT * FROM {TRAINING_SET_TABLE}")
-    required = [*KEY_COLUMNS, "fthg", "ftag", *MARKET_AWARE_FEATURES, *CLOSE_P_COLUMNS]
+    required = [*KEY_COLUMNS, "fthg", "ftag", *MARKET_AWARE_FEATURES, *CLOSING_PROB_COLUMNS]
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ValueError(f"{TRAINING_SET_TABLE} lacks column(s) {missing[:8]}")
@@ -84,15 +82,3 @@ def load_training_set(warehouse: Warehouse) -> pd.DataFrame:
     for col in ("fthg", "ftag"):
         frame[col] = frame[col].astype(int)
     return frame.sort_values(["match_date", "div", "home_team", "away_team"], kind="mergesort").reset_index(drop=True)
-
-
-def write_training_set(warehouse: Warehouse, frame: pd.DataFrame) -> None:
-    """Replace ``analytics.training_set`` (used by tests until the features engineer's asset exists)."""
-    with warehouse.connect() as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS analytics")
-        if warehouse.is_duckdb:
-            conn.raw.register("training_set_df", frame)
-            conn.raw.execute("CREATE OR REPLACE TABLE analytics.training_set AS SELECT * FROM training_set_df")
-            conn.raw.unregister("training_set_df")
-        else:
-            raise NotImplementedError("write_training_set is a DuckDB test helper")

@@ -1,180 +1,45 @@
-"""Evaluation, training and the promotion decision (plain functions; the assets only wire them).
+"""Training and the promotion decision (plain functions; the assets only wire them).
 
-The candidate and its comparison models are scored by the walk-forward backtest on the latest
-evaluation window (the last complete seasons of the training set, never used for tuning); the
-candidate is then refitted on every row and logged to MLflow with its evaluation.
+The candidate is judged by :mod:`football_platform.lib.evaluation` (walk-forward on the latest evaluation window),
+then refitted on every row and logged to MLflow with its evaluation; the gate promotes it to ``production``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from football_platform.contracts import (
+    FEATURE_SERVICE,
+    MATCH_KEY,
+    OUTPUT_CLOSING_PROB_COLUMNS,
+    PROB_COLUMNS,
+)
 from football_platform.lib import registry
-from football_platform.lib.backtest import CLOSE_PROB_COLUMNS, PROB_COLUMNS, BacktestConfig, walk_forward
-from football_platform.lib.metrics import evaluate, outcome_index, paired_bootstrap_diff, rps_scores
-from football_platform.lib.models import FEATURE_SETS, make_model
+from football_platform.lib.evaluation import (
+    Evaluation,
+    TrainingOptions,
+    baseline_comparison,
+    calibration_table,
+    data_hash,
+    evaluate_models,
+    evaluation_window,
+    fit_candidate,
+)
+from football_platform.lib.metrics import outcome_index, rps_scores
+from football_platform.lib.models import FEATURE_SETS
 from football_platform.lib.plots import reliability_diagram
 from football_platform.lib.seasons import season_start_year
 from football_platform.settings import PROJECT_ROOT
 
-from .data import CLOSE_P_COLUMNS
-
-FEATURE_SERVICE = "match_outcome_v1"
-# Baselines a candidate must beat; the market is a benchmark, not a bar a fundamentals model must clear.
-NON_MARKET_BASELINES = ("base_rates", "elo_ol", "pi_ol", "dixon_coles")
-COMPARISON_MODELS = (*NON_MARKET_BASELINES, "market_pre", "catboost_fundamentals", "catboost_market_aware")
-MATCH_KEY = ["div", "season", "home_team", "away_team"]
 PREDICTIONS_ARTIFACT = "evaluation/candidate_predictions.csv"
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """What to train and how to judge it. ``catboost_params`` override the candidate's defaults."""
-
-    candidate: str = "catboost_market_aware"
-    catboost_params: Mapping[str, Any] = field(default_factory=dict)
-    comparison_models: tuple[str, ...] = COMPARISON_MODELS
-    eval_seasons: int = 2
-    ece_bound: float = 0.05
-    thread_count: int = 2
-    n_boot: int = 1000
-
-    def model_kwargs(self) -> dict[str, dict[str, Any]]:
-        kwargs: dict[str, dict[str, Any]] = {}
-        for name in {self.candidate, *self.comparison_models}:
-            if name.startswith("catboost"):
-                kwargs[name] = {"thread_count": self.thread_count}
-        kwargs[self.candidate] = {**kwargs.get(self.candidate, {}), **dict(self.catboost_params)}
-        return kwargs
-
-
-def complete_seasons(frame: pd.DataFrame) -> list[str]:
-    """Seasons in time order, dropping the latest one when it looks unfinished.
-
-    The latest season counts as unfinished when it has fewer than 90% of the matches the same leagues
-    had the season before (a season in progress), so the evaluation window is always whole seasons.
-    """
-    seasons = sorted(frame["season"].astype(str).unique(), key=season_start_year)
-    if len(seasons) < 2:
-        return seasons
-    last, prev = seasons[-1], seasons[-2]
-    counts = frame.groupby(["season", "div"]).size()
-    leagues = counts.loc[last].index
-    prev_counts = counts.loc[prev].reindex(leagues).fillna(0)
-    if counts.loc[last].sum() < 0.9 * prev_counts.sum():
-        return seasons[:-1]
-    return seasons
-
-
-def evaluation_window(frame: pd.DataFrame, n: int) -> list[str]:
-    """The last ``n`` complete seasons, leaving at least one earlier season to train on."""
-    seasons = complete_seasons(frame)
-    if len(seasons) < 2:
-        raise ValueError(f"the training set has {len(seasons)} complete season(s): need at least 2 for a walk-forward")
-    return seasons[-min(n, len(seasons) - 1):]
-
-
-@dataclass
-class Evaluation:
-    """Walk-forward result on the evaluation window."""
-
-    seasons: list[str]
-    predictions: pd.DataFrame  # long form, one row per (match, model), closing probs where present
-    overall: pd.DataFrame  # per model on every window match (identical matches for all models)
-    versus_closing: pd.DataFrame  # per model (+ 'closing') on the window matches with closing odds
-    per_league: pd.DataFrame  # per league: candidate vs closing on identical matches
-
-    def candidate_rows(self, candidate: str) -> pd.DataFrame:
-        return self.predictions[self.predictions["model"] == candidate].reset_index(drop=True)
-
-    def row(self, model: str) -> dict[str, float]:
-        return self.overall.set_index("model").loc[model].to_dict()
-
-
-def _scores(preds: pd.DataFrame, prob_cols: Sequence[str]) -> dict[str, float]:
-    y = outcome_index(preds["fthg"].to_numpy(), preds["ftag"].to_numpy())
-    return evaluate(preds[list(prob_cols)].to_numpy(dtype=float), y)
-
-
-def evaluate_models(training_set: pd.DataFrame, options: TrainingOptions, seasons: Sequence[str]) -> Evaluation:
-    """Walk-forward of the candidate and the comparison models over ``seasons`` of the training set."""
-    models = tuple(dict.fromkeys([*options.comparison_models, options.candidate]))
-    config = BacktestConfig(
-        models=models, model_kwargs=options.model_kwargs(), ensembles={}, calibrated=(), warmup_seasons=0,
-        thread_count=options.thread_count,
-    )
-    features = training_set.drop(columns=["result", "fthg", "ftag", *CLOSE_P_COLUMNS], errors="ignore")
-    preds = walk_forward(training_set, list(seasons), config, features=features)
-    # The training set carries the closing line as probabilities already: use them for the comparison.
-    close = training_set[[*MATCH_KEY, *CLOSE_P_COLUMNS]].drop_duplicates(MATCH_KEY)
-    preds = preds.drop(columns=CLOSE_PROB_COLUMNS).merge(close, on=MATCH_KEY, how="left")
-    preds = preds.rename(columns=dict(zip(CLOSE_P_COLUMNS, CLOSE_PROB_COLUMNS, strict=True)))
-
-    overall = pd.DataFrame([{"model": m, **_scores(g, PROB_COLUMNS)} for m, g in preds.groupby("model")])
-    with_close = preds[preds[CLOSE_PROB_COLUMNS].notna().all(axis=1)]
-    rows = []
-    if not with_close.empty:
-        first = with_close[with_close["model"] == options.candidate]
-        rows.append({"model": "closing", **_scores(first, CLOSE_PROB_COLUMNS)})
-        rows += [{"model": m, **_scores(g, PROB_COLUMNS)} for m, g in with_close.groupby("model")]
-    versus_closing = pd.DataFrame(rows)
-    league_rows = []
-    cand = preds[preds["model"] == options.candidate]
-    for div, g in cand.groupby("div"):
-        row: dict[str, Any] = {"div": div, **{k: v for k, v in _scores(g, PROB_COLUMNS).items()}}
-        gc = g[g[CLOSE_PROB_COLUMNS].notna().all(axis=1)]
-        row["n_closing"] = float(len(gc))
-        if len(gc):
-            y = outcome_index(gc["fthg"].to_numpy(), gc["ftag"].to_numpy())
-            row["rps_same_matches"] = float(rps_scores(gc[PROB_COLUMNS].to_numpy(float), y).mean())
-            row["rps_closing"] = float(rps_scores(gc[CLOSE_PROB_COLUMNS].to_numpy(float), y).mean())
-        league_rows.append(row)
-    return Evaluation(list(seasons), preds, overall, versus_closing, pd.DataFrame(league_rows))
-
-
-def baseline_comparison(evaluation: Evaluation, candidate: str, n_boot: int = 1000) -> pd.DataFrame:
-    """Candidate RPS minus each non-market baseline's, paired on the identical window matches."""
-    preds = evaluation.predictions.sort_values([*MATCH_KEY, "model"])
-    cand = preds[preds["model"] == candidate].set_index(MATCH_KEY)
-    y = outcome_index(cand["fthg"].to_numpy(), cand["ftag"].to_numpy())
-    a = rps_scores(cand[PROB_COLUMNS].to_numpy(float), y)
-    rows = []
-    for name in NON_MARKET_BASELINES:
-        other = preds[preds["model"] == name].set_index(MATCH_KEY).loc[cand.index]
-        b = rps_scores(other[PROB_COLUMNS].to_numpy(float), y)
-        diff = paired_bootstrap_diff(a, b, n_boot=n_boot)
-        rows.append({"baseline": name, "n": diff.n, "rps_candidate": float(a.mean()), "rps_baseline": float(b.mean()),
-                     "delta": diff.mean, "delta_lo": diff.low, "delta_hi": diff.high, "beaten": bool(diff.mean < 0)})
-    return pd.DataFrame(rows)
-
-
-def calibration_table(evaluation: Evaluation, candidate: str, bound: float) -> pd.DataFrame:
-    """Per-outcome ECE of the candidate (and of the closing line, the practical floor) against ``bound``."""
-    row = evaluation.row(candidate)
-    closing = evaluation.versus_closing.set_index("model") if not evaluation.versus_closing.empty else None
-    out = []
-    for k in ("H", "D", "A"):
-        ref = float(closing.loc["closing", f"ece_{k}"]) if closing is not None else float("nan")
-        out.append({"outcome": k, "ece": float(row[f"ece_{k}"]), "ece_closing": ref, "bound": bound,
-                    "within": bool(row[f"ece_{k}"] < bound)})
-    return pd.DataFrame(out)
-
-
-def data_hash(frame: pd.DataFrame) -> str:
-    """Content hash of the training set (order-independent): ties a run to the exact data."""
-    ordered = frame.sort_values(MATCH_KEY, kind="mergesort").reset_index(drop=True)
-    hashed = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes() + ",".join(ordered.columns).encode()).hexdigest()[:16]
 
 
 def git_commit() -> str | None:
@@ -183,14 +48,6 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def fit_candidate(training_set: pd.DataFrame, options: TrainingOptions):
-    """The candidate refitted on every row of the training set."""
-    if not options.candidate.startswith("catboost"):
-        raise ValueError(f"candidate {options.candidate!r}: only CatBoost models are registered (native flavour)")
-    kwargs = options.model_kwargs()[options.candidate]
-    return make_model(options.candidate, **kwargs).fit(training_set)
 
 
 @dataclass
@@ -221,7 +78,7 @@ def train_and_log(
 
     cand = evaluation.candidate_rows(options.candidate)
     y = outcome_index(cand["fthg"].to_numpy(), cand["ftag"].to_numpy())
-    curves = {options.candidate: cand[PROB_COLUMNS].to_numpy(float), "closing": cand[CLOSE_PROB_COLUMNS].to_numpy(float)}
+    curves = {options.candidate: cand[PROB_COLUMNS].to_numpy(float), "closing": cand[OUTPUT_CLOSING_PROB_COLUMNS].to_numpy(float)}
     plot_path = reliability_diagram(
         curves, y, Path(plot_dir) / "reliability.png", title=f"{options.candidate}, walk-forward {seasons[0]}-{seasons[-1]}"
     )
@@ -265,7 +122,7 @@ def train_and_log(
     commit = git_commit()
     if commit:
         tags["git_commit"] = commit
-    window_preds = cand[[*MATCH_KEY, "date", *PROB_COLUMNS, *CLOSE_PROB_COLUMNS, "fthg", "ftag"]]
+    window_preds = cand[[*MATCH_KEY, "date", *PROB_COLUMNS, *OUTPUT_CLOSING_PROB_COLUMNS, "fthg", "ftag"]]
     tables = {
         PREDICTIONS_ARTIFACT: window_preds,
         "evaluation/metrics_by_model.csv": evaluation.overall,
@@ -391,19 +248,6 @@ def promotion_gate(target: registry.MlflowTarget, load_training_set: Callable[[]
         registry.promote(target, str(challenger.version))
     return GateDecision(ok, str(challenger.version), None if production is None else str(production.version),
                         float(a.mean()), prod_rps, len(a), reasons)
-
-
-def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
-    """A small frame as a markdown table (no tabulate dependency)."""
-    def fmt(v: Any) -> str:
-        if isinstance(v, float | np.floating):
-            return "" if np.isnan(v) else f"{v:.{digits}f}"
-        return str(v)
-
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def temp_plot_dir() -> Path:

@@ -8,7 +8,7 @@ bookmaker triples are plainly wrong in the real files, and they are flagged.
 
 import dagster as dg
 
-from football_platform.defs.metadata import table_preview
+from football_platform.defs.common.metadata import table_preview
 from football_platform.lib.quality import MATCHES_SQL, OVERROUND_SQL, SuiteOutcome, validate_matches, validate_overround
 from football_platform.resources import WarehouseResource
 

@@ -8,10 +8,10 @@ names ``analytics.team_state`` and the online feature store are keyed by.
 import dagster as dg
 import pandas as pd
 
-from football_platform.defs.features.assets import FCT_MATCHES, STG_FIXTURES
-from football_platform.defs.metadata import table_preview
-from football_platform.defs.serving.resources import ServingResource
-from football_platform.lib import feature_store as fs
+from football_platform.contracts import WAREHOUSE_POOL
+from football_platform.defs.common.keys import FCT_MATCHES, STG_FIXTURES
+from football_platform.defs.common.metadata import table_preview
+from football_platform.lib import feature_rows as frows
 from football_platform.lib.predictions import (
     PREDICTION_EXTRA_COLUMNS,
     fixture_odds,
@@ -21,16 +21,21 @@ from football_platform.lib.predictions import (
     snapshot_of,
     upcoming_fixtures,
 )
-from football_platform.resources import WarehouseResource
-from serving.features import records_for_api, rolling_performance
-from serving.publish import PREDICTIONS_DDL, publish_redis, write_warehouse
+from football_platform.lib.publish import (
+    PREDICTIONS_DDL,
+    publish_redis,
+    records_for_api,
+    rolling_performance,
+    write_warehouse,
+)
+from football_platform.resources import ServingResource, WarehouseResource
 
 OWNERS = ["team:ml"]
 FIXTURES_SQL = ("SELECT div, season, match_date, kickoff_time, home_team, away_team, home_team_source, "
                 "away_team_source, snapshot_date FROM staging.stg_fixtures")
 PLAYED_SQL = "SELECT div, season, home_team, away_team FROM analytics.fct_matches"
 TEAM_ROWS_SQL = "SELECT {cols} FROM analytics.team_state".format(
-    cols=", ".join(f'"{c}"' for c in ["team", "event_timestamp", *fs.FLOAT_FIELDS, *fs.STRING_FIELDS]))
+    cols=", ".join(f'"{c}"' for c in ["team", "event_timestamp", *frows.FLOAT_FIELDS, *frows.STRING_FIELDS]))
 RESULTS_SQL = ("SELECT div, season, home_team, away_team, match_date, home_goals AS fthg, away_goals AS ftag, "
                "close_p_home, close_p_draw, close_p_away FROM analytics.fct_matches")
 
@@ -47,7 +52,7 @@ def team_states(wh) -> tuple[dict, pd.Timestamp]:
     rows = wh.query_df(TEAM_ROWS_SQL)
     if rows.empty:
         raise dg.Failure("analytics.team_state is empty: no results ingested for these leagues")
-    return fs.states_from_rows(rows), pd.Timestamp(pd.to_datetime(rows["event_timestamp"], utc=True).min())
+    return frows.states_from_rows(rows), pd.Timestamp(pd.to_datetime(rows["event_timestamp"], utc=True).min())
 
 
 def odds_by_canonical_name(odds_rows: pd.DataFrame | None, fixtures: pd.DataFrame) -> pd.DataFrame | None:
@@ -86,6 +91,7 @@ def _production_missing_reason(serving: ServingResource) -> str | None:
     owners=OWNERS,
     deps=["production_model", "team_state", STG_FIXTURES, FCT_MATCHES, "raw_fixtures"],
     kinds={"python", "catboost"},
+    pool=WAREHOUSE_POOL,
     metadata={"dagster/table_name": "analytics.predictions"},
     output_required=False,
     description="Probabilities of every upcoming fixture (staging.stg_fixtures, newest snapshot, no result yet) "
@@ -167,6 +173,7 @@ PERFORMANCE_COLUMNS = ["match_id", "match_date", "div", "season", "home_team", "
     owners=OWNERS,
     deps=["batch_predictions", FCT_MATCHES],
     kinds={"python"},
+    pool=WAREHOUSE_POOL,
     metadata={"dagster/table_name": "analytics.prediction_performance"},
     description="Settled predictions scored against results and the closing line (per match RPS): the business "
                 "metric on-call watches.",

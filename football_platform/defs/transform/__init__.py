@@ -4,7 +4,7 @@ For the code location::
 
     from football_platform.defs import transform
     transform.defs                                   # Definitions with the dbt assets (and their checks)
-    transform.build_dbt_resource(settings)           # the resource, under the key "dbt"
+    transform.build_transform_defs(settings, with_resource=True)  # with the ``dbt`` resource bound
 
 ``defs`` is built on first access (it needs the dbt manifest, prepared at install
 time), so importing this package never touches dbt.
@@ -18,20 +18,12 @@ import dagster as dg
 
 from football_platform.defs.transform.assets import (
     DBT_ASSETS_NAME,
-    WAREHOUSE_POOL,
     DbtBuildConfig,
     ManifestMissingError,
     build_dbt_assets,
     dbt_build_args,
 )
-from football_platform.defs.transform.resources import (
-    FootballDbtCliResource,
-    build_dbt_resource,
-    dbt_env,
-    dbt_env_for_settings,
-    dbt_env_from_database_url,
-    get_dbt_project,
-)
+from football_platform.resources.dbt_cli import build_dbt_resource
 from football_platform.settings import Settings, get_settings
 
 DBT_RESOURCE_KEY = "dbt"
@@ -39,18 +31,11 @@ DBT_RESOURCE_KEY = "dbt"
 __all__ = [
     "DBT_ASSETS_NAME",
     "DBT_RESOURCE_KEY",
-    "WAREHOUSE_POOL",
     "DbtBuildConfig",
-    "FootballDbtCliResource",
     "ManifestMissingError",
     "build_dbt_assets",
-    "build_dbt_resource",
     "build_transform_defs",
     "dbt_build_args",
-    "dbt_env",
-    "dbt_env_for_settings",
-    "dbt_env_from_database_url",
-    "get_dbt_project",
 ]
 
 

@@ -13,12 +13,11 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from football_platform.defs.transform.resources import get_dbt_project
+from football_platform.contracts import WAREHOUSE_POOL
 from football_platform.defs.transform.translator import FootballDbtTranslator
 from football_platform.lib.warehouse import Warehouse
+from football_platform.resources.dbt_cli import get_dbt_project
 
-# Must match the ingestion assets' pool: DuckDB admits one writing process at a time.
-WAREHOUSE_POOL = "warehouse"
 DBT_ASSETS_NAME = "football_dbt_models"
 
 

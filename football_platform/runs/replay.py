@@ -28,12 +28,12 @@ import dagster as dg
 import pandas as pd
 
 from football_platform.defs.automation.jobs import DAILY_INGESTION_JOB, DAILY_PREDICTIONS_JOB, NIGHTLY_MODEL_JOB
-from football_platform.defs.ml.training import NON_MARKET_BASELINES, TrainingOptions, fit_candidate
-from football_platform.defs.runs import QUIET_LOGGERS, batch_outcome, failures_of, ingest_seasons, profile_instance
 from football_platform.lib import replay as rp
 from football_platform.lib.backtest import as_of_predictions
+from football_platform.lib.evaluation import NON_MARKET_BASELINES, TrainingOptions, fit_candidate
 from football_platform.lib.seasons import current_season, season_start_year
 from football_platform.lib.warehouse import Warehouse
+from football_platform.runs.inprocess import QUIET_LOGGERS, batch_outcome, failures_of, ingest_seasons, profile_instance
 from football_platform.settings import Settings
 
 CANDIDATE = "catboost_market_aware"

@@ -1,5 +1,7 @@
 """The ``alerts`` resource: where alerts go, and the one place that delivers and records them."""
 
+from __future__ import annotations
+
 import time
 from collections.abc import Sequence
 
@@ -7,6 +9,8 @@ import dagster as dg
 
 from football_platform.lib.alerts import Alert, Delivery, deliver, record_alerts
 from football_platform.lib.warehouse import Warehouse
+from football_platform.resources.secrets import resolved, secret
+from football_platform.settings import Settings
 
 
 class AlertsResource(dg.ConfigurableResource):
@@ -16,7 +20,7 @@ class AlertsResource(dg.ConfigurableResource):
     so a local run shows what would have been sent.
     """
 
-    webhook_url: str | None = None
+    webhook_url: str | None = None  # EnvVar('FOOTBALL_ALERT_WEBHOOK_URL') when set there
     timeout_seconds: float = 10.0
     ui_base_url: str | None = None  # e.g. 'http://dagster.internal:3000', for links to runs
     record_attempts: int = 3  # DuckDB admits one writer: wait a little for a busy warehouse, then defer
@@ -28,7 +32,7 @@ class AlertsResource(dg.ConfigurableResource):
 
     def send(self, alerts: Sequence[Alert]) -> list[tuple[Alert, Delivery]]:
         """Post every alert; never raises (failures are in each :class:`Delivery`)."""
-        return [(alert, deliver(alert, self.webhook_url, self.timeout_seconds)) for alert in alerts]
+        return [(alert, deliver(alert, resolved(self.webhook_url), self.timeout_seconds)) for alert in alerts]
 
     def record(
         self, warehouse: Warehouse, pairs: Sequence[tuple[Alert, Delivery]], log=None
@@ -47,3 +51,7 @@ class AlertsResource(dg.ConfigurableResource):
         if log is not None:
             log.warning(f"could not record {len(pairs)} alert(s) in ops.alerts ({warehouse.describe()}): {error}")
         return list(pairs)
+
+
+def alerts_resource(settings: Settings) -> AlertsResource:
+    return AlertsResource(webhook_url=secret(settings, "alert_webhook_url"))

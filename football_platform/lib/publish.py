@@ -1,6 +1,7 @@
-"""Publishing a batch to the serving cache (Redis) and the serving tables of the warehouse.
+"""Published predictions: the ``analytics.predictions`` table and the Redis cache, written by the
+``batch_predictions`` asset and read by the API (``serving/features.py``). Owner of the table's DDL.
 
-Redis layout (read by ``serving/features.py``): ``<prefix>:predictions`` JSON of the latest batch
+Redis layout: ``<prefix>:predictions`` JSON of the latest batch
 (``{"generated_at", "items"}``) and ``<prefix>:performance`` JSON of the rolling score. Team features are not
 published here: ``POST /predict`` reads Feast's online store, filled by ``feast_online_materialization``.
 """
@@ -13,6 +14,8 @@ from typing import Any
 import pandas as pd
 
 from football_platform.lib.warehouse import Warehouse
+
+REDIS_TIMEOUT_SECONDS = 0.25  # a dead Redis must turn into a quick 503 in the API, never a hang
 
 PREDICTIONS_DDL = [
     "CREATE SCHEMA IF NOT EXISTS analytics",
@@ -63,3 +66,39 @@ def publish_redis(client: Any, prefix: str, items: list[dict], generated_at: str
         pipe.delete(*legacy, LEGACY_TEAMS_KEY.format(prefix=prefix))
     pipe.set(f"{prefix}:predictions", json.dumps({"generated_at": generated_at, "items": items}))
     pipe.execute()
+
+
+def redis_client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                socket_connect_timeout=REDIS_TIMEOUT_SECONDS, retry_on_timeout=False)
+
+
+def rolling_performance(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """``{"model", "matches", "rps_model", "rps_closing"}`` of the given settled rows (closing on its own rows)."""
+    if frame.empty:
+        return None
+    closing = frame["rps_closing"].dropna()
+    return {"model": str(frame["model_name"].iloc[0]), "matches": int(len(frame)),
+            "rps_model": float(frame["rps_model"].mean()),
+            "rps_closing": float(closing.mean()) if len(closing) else None}
+
+
+def records_for_api(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Prediction rows as JSON-ready dicts (ISO dates, NaN -> None)."""
+    out = []
+    for rec in frame.to_dict("records"):
+        item: dict[str, Any] = {}
+        for k, v in rec.items():
+            if isinstance(v, pd.Timestamp):
+                v = v.date().isoformat() if k == "match_date" else v.isoformat()
+            elif hasattr(v, "isoformat"):
+                v = v.isoformat()
+            elif isinstance(v, float) and v != v:
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            item[k] = v
+        out.append(item)
+    return out

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from football_platform.lib.registry import EXPERIMENT_NAME, MODEL_NAME, MlflowTarget
+from football_platform.contracts import EXPERIMENT_NAME, MODEL_NAME
+from football_platform.lib.registry import MlflowTarget
 from football_platform.settings import Settings
 
 

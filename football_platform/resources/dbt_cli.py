@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from dagster_dbt import DbtCliResource, DbtProject
 
+from football_platform.resources.secrets import resolved, secret
 from football_platform.settings import DBT_PROJECT_DIR, Settings
 
 DBT_PROFILE = "football"
@@ -114,8 +115,7 @@ def _process_environment(overrides: Mapping[str, str]) -> Iterator[None]:
 class FootballDbtCliResource(DbtCliResource):
     """A :class:`DbtCliResource` that passes the profile's connection to every dbt invocation.
 
-    ``database_url`` is shown in the Dagster UI like any resource field; in a deployment
-    build it from ``dg.EnvVar('DATABASE_URL')`` if the URL carries a password.
+    ``database_url`` is ``dg.EnvVar('DATABASE_URL')`` when it came from there (the UI shows the name only).
     """
 
     profile_name: str = "local"
@@ -123,7 +123,7 @@ class FootballDbtCliResource(DbtCliResource):
     database_url: str | None = None
 
     def dbt_environment(self) -> dict[str, str]:
-        return dbt_env(self.profile_name, self.warehouse_path, self.database_url)
+        return dbt_env(self.profile_name, self.warehouse_path, resolved(self.database_url))
 
     def cli(self, args: Sequence[str], **kwargs: Any):  # type: ignore[override]
         # The subprocess is started inside super().cli(), so the overrides reach it; the
@@ -158,5 +158,5 @@ def build_dbt_resource(settings: Settings, project_dir: str | Path | None = None
         global_config_flags=["--no-use-colors"],
         profile_name=settings.profile,
         warehouse_path=str(settings.warehouse_path) if not settings.is_prod else None,
-        database_url=settings.database_url if settings.is_prod else None,
+        database_url=secret(settings, "database_url") if settings.is_prod else None,
     )

@@ -6,12 +6,11 @@ the one-line reasons of failed steps, and what ``batch_predictions`` published (
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import dagster as dg
 
-from football_platform.lib.seasons import season_start_year
+from football_platform.lib.seasons import partition_seasons, season_start_year
 from football_platform.settings import PROJECT_ROOT, Settings
 
 # Dagster's console logger at WARNING: the CLI's own output is the summary line.
@@ -25,8 +24,9 @@ def profile_instance(settings: Settings) -> dg.DagsterInstance:
     config = home / "dagster.yaml"
     if not config.exists() and (PROJECT_ROOT / "dagster.yaml").exists() and not settings.is_prod:
         shutil.copy(PROJECT_ROOT / "dagster.yaml", config)
-    os.environ["DAGSTER_HOME"] = str(home)  # Dagster itself reads it
-    return dg.DagsterInstance.get()
+    # The instance of that directory, as DagsterInstance.get() would build it from DAGSTER_HOME, without setting
+    # the variable for the rest of the process.
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def contiguous_runs(seasons: list[str]) -> list[tuple[str, str]]:
@@ -80,9 +80,7 @@ def batch_outcome(result) -> tuple[int | None, list[str]]:
 
 def ingest_seasons(defs, settings: Settings, instance, seasons: list[str], force: bool) -> tuple[dict[str, int], list[str]]:
     """Materialise raw_matches (and its checks) for the seasons: one run per contiguous range."""
-    from football_platform.defs.ingestion.assets import SEASON_PARTITIONS
-
-    known = set(SEASON_PARTITIONS.get_partition_keys())
+    known = set(partition_seasons())  # the season partitions of raw_matches
     unknown = [s for s in seasons if s not in known]
     if unknown:
         raise ValueError(f"unknown season(s) {', '.join(unknown)}: partitions run from 9394 to next season")

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 
 from football_platform.lib import feature_store as fs
+from football_platform.resources.secrets import resolved, secret
 from football_platform.settings import FEATURE_REPO_DIR, Settings
 
 
@@ -34,8 +35,8 @@ class FeastResource(dg.ConfigurableResource):
         return fs.project_name(self.redis_key_prefix)
 
     def config_dict(self) -> dict[str, Any]:
-        return fs.store_config(self.profile, self.state_dir, self.database_url, self.redis_url, self.redis_key_prefix,
-                               self.registry_url)
+        return fs.store_config(self.profile, self.state_dir, resolved(self.database_url), resolved(self.redis_url),
+                               self.redis_key_prefix, resolved(self.registry_url))
 
     def store(self):
         """A FeatureStore (imports Feast, ~7 s the first time in a process)."""
@@ -50,11 +51,13 @@ class FeastResource(dg.ConfigurableResource):
 
 
 def feast_resource(settings: Settings) -> FeastResource:
+    registry_url = (secret(settings, "feast_registry_url") if settings.feast_registry_url
+                    else secret(settings, "database_url"))
     return FeastResource(
         profile=settings.profile,
         state_dir=str(settings.state_dir),
-        database_url=settings.database_url if settings.is_prod else None,
-        registry_url=settings.feast_registry_database_url if settings.is_prod else None,
-        redis_url=settings.redis_url if settings.is_prod else None,
+        database_url=secret(settings, "database_url") if settings.is_prod else None,
+        registry_url=registry_url if settings.is_prod else None,
+        redis_url=secret(settings, "redis_url") if settings.is_prod else None,
         redis_key_prefix=settings.redis_key_prefix,
     )

@@ -1,10 +1,11 @@
-"""Resources of the serving assets: the prediction cache (Redis) and the model registry location."""
+"""The ``serving`` resource of the batch-prediction assets: the prediction cache (Redis) and the model registry."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from football_platform.lib.predictions import MODEL_NAME
+from football_platform.contracts import MODEL_NAME, PRODUCTION_ALIAS
+from football_platform.resources.secrets import resolved, secret
 from football_platform.settings import Settings
 
 
@@ -15,15 +16,16 @@ class ServingResource(dg.ConfigurableResource):
     redis_key_prefix: str = "football"
     mlflow_tracking_uri: str = ""
     model_name: str = MODEL_NAME
-    model_alias: str = "production"
+    model_alias: str = PRODUCTION_ALIAS
     as_of: str | None = None
 
     def redis(self):
-        if not self.redis_url:
+        url = resolved(self.redis_url)
+        if not url:
             return None
-        from serving.features import redis_client
+        from football_platform.lib.publish import redis_client
 
-        return redis_client(self.redis_url)
+        return redis_client(url)
 
     def load_model(self):
         """``(model, version)`` of ``models:/<name>@<alias>`` (a baseline model comes wrapped, see
@@ -34,8 +36,8 @@ class ServingResource(dg.ConfigurableResource):
         return model, str(version.version)
 
 
-def serving_resources(settings: Settings) -> dict[str, ServingResource]:
-    return {"serving": ServingResource(
-        redis_url=settings.redis_url, redis_key_prefix=settings.redis_key_prefix,
+def serving_resource(settings: Settings) -> ServingResource:
+    return ServingResource(
+        redis_url=secret(settings, "redis_url"), redis_key_prefix=settings.redis_key_prefix,
         mlflow_tracking_uri=settings.mlflow_tracking_uri, as_of=settings.as_of,
-    )}
+    )
