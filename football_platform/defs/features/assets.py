@@ -6,6 +6,7 @@ Feast is imported inside asset bodies only (through :class:`FeastResource`): loa
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -14,6 +15,7 @@ from football_platform.defs.features.resources import FeastResource
 from football_platform.defs.metadata import table_preview
 from football_platform.lib import feature_store as fs
 from football_platform.lib.features import KEY_COLUMNS, MARKET_AWARE_FEATURES, build_match_features, team_state_after
+from football_platform.lib.state_checkpoint import team_state_incremental
 from football_platform.resources import WarehouseResource
 
 GROUP = "features"
@@ -22,6 +24,7 @@ WAREHOUSE_POOL = "warehouse"  # one DuckDB writer at a time, shared with every w
 # dbt models' asset keys (dagster-dbt's default translator: the model name). Change here if the translator prefixes.
 FCT_MATCHES = dg.AssetKey(["analytics", "fct_matches"])
 STG_FIXTURES = dg.AssetKey(["staging", "stg_fixtures"])
+TEAM_STATE_CHECKPOINT = "team_state_engine.pkl"  # under the warehouse resource's cache_dir
 RESULT_COLUMNS = ["result", "fthg", "ftag"]
 CLOSE_COLUMNS = ["close_p_home", "close_p_draw", "close_p_away"]
 TRAINING_CHUNK_ROWS = 10_000  # entity rows per point-in-time join
@@ -104,7 +107,12 @@ def team_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     if store.table_exists("staging", "stg_fixtures"):
         upcoming = store.query_df(fs.UPCOMING_SQL)
         upcoming = upcoming if len(upcoming) else None
-    states = team_state_after(matches, upcoming)
+    if warehouse.cache_dir:  # resumes the engine after the last processed day (lib/state_checkpoint.py)
+        states, info = team_state_incremental(matches, upcoming, Path(warehouse.cache_dir) / TEAM_STATE_CHECKPOINT)
+        context.log.info(f"team states: {info.mode} ({info.new_matches} new matches){': ' + info.reason if info.reason else ''}")
+        incremental = info.as_metadata()
+    else:
+        states, incremental = team_state_after(matches, upcoming), {"state_mode": "full"}
     as_of = pd.Timestamp(matches["match_date"].max()).normalize() + timedelta(days=1)
     rows = fs.state_rows(states, as_of)
     n = fs.replace_table(store, "analytics.team_state", rows)
@@ -112,6 +120,7 @@ def team_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
         "dagster/row_count": n,
         "state_timestamp": str(rows["event_timestamp"].iloc[0]) if n else "",
         "upcoming_fixtures": 0 if upcoming is None else len(upcoming),
+        **incremental,
         "seconds_total": round(time.perf_counter() - started, 2),
         "preview": table_preview(rows.sort_values("elo", ascending=False), rows=10, cols=8),
     })
