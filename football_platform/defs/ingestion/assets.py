@@ -13,9 +13,13 @@ from football_platform.defs.metadata import table_preview
 from football_platform.lib.loading import IngestSummary, ingest_many, load_fixtures, outcome_table
 from football_platform.lib.parsing import SourceFileRejected
 from football_platform.lib.seasons import partition_seasons
+from football_platform.lib.warmup import warm_imports
 from football_platform.resources import FootballDataSourceResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]
+# Imported by the asset checks on raw_matches (lib/quality.py, ~5 s): started in the background by the ingestion
+# steps before them in an in-process run (lib/warmup.py).
+CHECKS_IMPORT = ("great_expectations",)
 # Up to next season: a code location loaded before 1 July rolls over without a reload (see partition_seasons).
 SEASON_PARTITIONS = dg.StaticPartitionsDefinition(partition_seasons())
 # One writer at a time on the local DuckDB file; PostgreSQL copes, but one pool keeps the profiles alike.
@@ -86,6 +90,7 @@ def raw_matches(
     warehouse: WarehouseResource,
     football_source: FootballDataSourceResource,
 ) -> dg.MaterializeResult:
+    warm_imports(CHECKS_IMPORT)  # the Great Expectations suites run next, on what lands here
     leagues = config.leagues or football_source.leagues
     source = football_source.open()
     store = warehouse.get()
@@ -123,6 +128,7 @@ def raw_fixtures(
     warehouse: WarehouseResource,
     football_source: FootballDataSourceResource,
 ) -> dg.MaterializeResult:
+    warm_imports(CHECKS_IMPORT)
     source = football_source.open()
     result = source.fetch_fixtures()
     if result.file is None:

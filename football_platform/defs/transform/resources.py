@@ -8,18 +8,20 @@ drives DuckDB locally and PostgreSQL in prod.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from football_platform.settings import DBT_PROJECT_DIR, Settings
 
@@ -163,6 +165,17 @@ class FootballDbtCliResource(DbtCliResource):
             Path(self.target_dir).mkdir(parents=True, exist_ok=True)
         with _process_environment(self.dbt_environment()):
             return super().cli(args, **kwargs)
+
+    @cached_property
+    def _cli_version(self) -> version.Version:  # type: ignore[override]
+        # dagster-dbt asks `dbt --version` (a whole dbt start-up, ~5 s here) on every run to tell dbt Core from
+        # the Fusion engine. The executable is this environment's dbt (_dbt_executable): its version is dbt-core's.
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            try:
+                return version.parse(importlib.metadata.version("dbt-core"))
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        return super()._cli_version
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]):  # type: ignore[override]
         # dagster-dbt's in-process adapter only serves fetch_row_counts/fetch_column_metadata, which the DuckDB
