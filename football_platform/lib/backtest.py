@@ -15,8 +15,10 @@ where the source has them, for comparison only.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -269,35 +271,38 @@ def as_of_predictions(
     Returns the fixture rows with ``as_of`` and ``p_home, p_draw, p_away``.
     """
     from football_platform.lib import feature_rows as frows
-    from football_platform.lib.features import team_state_after
     from football_platform.lib.predictions import predict_fixtures
+    from football_platform.lib.state_checkpoint import team_state_incremental
 
     params = params or FeatureParams()
     matches = matches.assign(match_date=pd.to_datetime(matches["match_date"]))
     out: list[pd.DataFrame] = []
     fitted: dict[pd.Timestamp, Any] = {}
     keys = [pd.to_datetime(fixtures["as_of"]), pd.to_datetime(fixtures["model_date"])]
-    for (as_of, update), listed in fixtures.groupby(keys, sort=True):
-        if update > as_of:
-            raise ValueError(f"model date {update.date()} is after as-of date {as_of.date()}")
-        if update not in fitted:  # models are fitted in date order: keep only the newest
-            train = matches[matches["match_date"] < update].reset_index(drop=True)
-            frame = build_match_features(train, params)
-            frame["fthg"] = train["fthg"].astype(int).to_numpy()
-            frame["ftag"] = train["ftag"].astype(int).to_numpy()
-            fitted = {update: fit(frame.sort_values(["match_date", "div", "home_team", "away_team"],
-                                                    kind="mergesort").reset_index(drop=True))}
-        model = fitted[update]
-        played = matches[matches["match_date"] < as_of].reset_index(drop=True)
-        upcoming = listed[["div", "season", "match_date", "home_team", "away_team"]]
-        states = team_state_after(played, upcoming, params)
-        stamp = played["match_date"].max().normalize() + pd.Timedelta(days=1)
-        served = frows.states_from_rows(frows.state_rows(states, stamp))
-        cols = ["match_id", "div", "season", "match_date", "kickoff_time", "home_team", "away_team"]
-        rows = listed.assign(match_id="")[cols]
-        prices = None if odds is None else odds[pd.to_datetime(odds["as_of"]) == as_of]
-        preds, _ = predict_fixtures(rows, served, model, prices)
-        out.append(preds.assign(as_of=as_of))
+    with tempfile.TemporaryDirectory(prefix="fp_backtest_state_") as scratch:
+        checkpoint = Path(scratch) / "engine.pkl"
+        for (as_of, update), listed in fixtures.groupby(keys, sort=True):
+            if update > as_of:
+                raise ValueError(f"model date {update.date()} is after as-of date {as_of.date()}")
+            if update not in fitted:  # models are fitted in date order: keep only the newest
+                train = matches[matches["match_date"] < update].reset_index(drop=True)
+                frame = build_match_features(train, params)
+                frame["fthg"] = train["fthg"].astype(int).to_numpy()
+                frame["ftag"] = train["ftag"].astype(int).to_numpy()
+                fitted = {update: fit(frame.sort_values(["match_date", "div", "home_team", "away_team"],
+                                                        kind="mergesort").reset_index(drop=True))}
+            model = fitted[update]
+            played = matches[matches["match_date"] < as_of].reset_index(drop=True)
+            upcoming = listed[["div", "season", "match_date", "home_team", "away_team"]]
+            # team_state_after, resumed from the previous as-of date's engine (the history only grows): the same frame
+            states, _ = team_state_incremental(played, upcoming, checkpoint, params)
+            stamp = played["match_date"].max().normalize() + pd.Timedelta(days=1)
+            served = frows.states_from_rows(frows.state_rows(states, stamp))
+            cols = ["match_id", "div", "season", "match_date", "kickoff_time", "home_team", "away_team"]
+            rows = listed.assign(match_id="")[cols]
+            prices = None if odds is None else odds[pd.to_datetime(odds["as_of"]) == as_of]
+            preds, _ = predict_fixtures(rows, served, model, prices)
+            out.append(preds.assign(as_of=as_of))
     if not out:
         return pd.DataFrame(columns=["as_of", *PROB_COLUMNS])
     return pd.concat(out, ignore_index=True)

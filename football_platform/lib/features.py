@@ -119,6 +119,12 @@ class FeatureEngine:
         self.dc = DixonColesRater(self.params.dc, self.team_sets)
         self.form = _FormTracker(max(self.params.form_windows))
 
+    def set_team_sets(self, team_sets: dict[tuple[str, str], frozenset[str]]) -> None:
+        """New league memberships for the days still to come (a resumed checkpoint: see lib/state_checkpoint.py)."""
+        self.team_sets = team_sets
+        for rater in (self.elo, self.pi, self.dc):
+            rater.team_sets = team_sets
+
     def observe(self, div: str, season: str, date: pd.Timestamp) -> None:
         current = self.season_of.get(div)
         if current is None or season_start_year(season) > season_start_year(current):
@@ -368,7 +374,21 @@ def team_state_after(
     frame = prepare_matches(matches)
     upcoming_prepared = prepare_matches(upcoming, require_goals=False) if upcoming is not None else None
     engine = FeatureEngine(params, season_team_sets(frame, upcoming_prepared))
+    advance_engine(engine, frame, params)
+    return states_from_engine(engine, frame, upcoming_prepared)
+
+
+def advance_engine(engine: FeatureEngine, frame: pd.DataFrame, params: FeatureParams) -> FeatureEngine:
+    """Feed the played matches of a prepared ``frame`` (every day after the engine's last one) to ``engine``."""
     _run(engine, frame, params, features=False)  # reading states has no side effect: only the final one is kept
+    return engine
+
+
+def states_from_engine(engine: FeatureEngine, frame: pd.DataFrame, upcoming_prepared: pd.DataFrame | None
+                       ) -> pd.DataFrame:
+    """The state rows of :func:`team_state_after` from an engine that has seen every match of the prepared
+    ``frame``: a season the upcoming fixtures start begins, every other league's Dixon-Coles is refitted on
+    everything played. Changes ``engine`` (a checkpoint is taken before)."""
     started: set[str] = set()
     if upcoming_prepared is not None and len(upcoming_prepared):
         firsts = upcoming_prepared.groupby(["div", "season"], sort=False)["match_date"].min()

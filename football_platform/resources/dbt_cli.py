@@ -8,17 +8,20 @@ drives DuckDB locally and PostgreSQL in prod.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import shutil
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from football_platform.resources.secrets import resolved, secret
 from football_platform.settings import DBT_PROJECT_DIR, Settings
@@ -112,6 +115,27 @@ def _process_environment(overrides: Mapping[str, str]) -> Iterator[None]:
                     os.environ[key] = value
 
 
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+KEEP_INVOCATION_DIRS = 10
+
+
+def keep_parse_state(target_dir: Path, invocation_dir: Path, keep_runs: int = KEEP_INVOCATION_DIRS) -> bool:
+    """Copy ``invocation_dir``'s partial_parse.msgpack to ``target_dir`` (atomically: dbt checks the file and
+    reparses in full if it does not match, so a concurrent run can at worst lose the reuse) and prune the
+    invocation directories under ``target_dir`` to the newest ``keep_runs``."""
+    source = invocation_dir / PARTIAL_PARSE_FILE
+    kept = False
+    if source.exists():
+        tmp = target_dir / f".{PARTIAL_PARSE_FILE}.{os.getpid()}.tmp"
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target_dir / PARTIAL_PARSE_FILE)
+        kept = True
+    runs = sorted((d for d in target_dir.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime, reverse=True)
+    for old in runs[keep_runs:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return kept
+
+
 class FootballDbtCliResource(DbtCliResource):
     """A :class:`DbtCliResource` that passes the profile's connection to every dbt invocation.
 
@@ -121,15 +145,52 @@ class FootballDbtCliResource(DbtCliResource):
     profile_name: str = "local"
     warehouse_path: str | None = None
     database_url: str | None = None
+    # Where every invocation's target directory goes (one per invocation, dagster-dbt's layout) and where the
+    # newest partial_parse.msgpack is kept between runs; None: the project's target/ (no reuse across runs).
+    target_dir: str | None = None
 
     def dbt_environment(self) -> dict[str, str]:
-        return dbt_env(self.profile_name, self.warehouse_path, resolved(self.database_url))
+        env = dbt_env(self.profile_name, self.warehouse_path, resolved(self.database_url))
+        if self.target_dir:
+            # dagster-dbt puts each invocation under DBT_TARGET_PATH and seeds it with the partial_parse.msgpack
+            # found there: with keep_partial_parse() after each run, dbt reparses only what changed (the one
+            # shipped in the project was parsed with another profile, which dbt refuses to reuse).
+            env["DBT_TARGET_PATH"] = str(Path(self.target_dir).expanduser().resolve())
+        return env
 
     def cli(self, args: Sequence[str], **kwargs: Any):  # type: ignore[override]
         # The subprocess is started inside super().cli(), so the overrides reach it; the
         # adapter it also creates resolves its credentials there, once.
+        if self.target_dir:
+            Path(self.target_dir).mkdir(parents=True, exist_ok=True)
         with _process_environment(self.dbt_environment()):
             return super().cli(args, **kwargs)
+
+    @cached_property
+    def _cli_version(self) -> version.Version:  # type: ignore[override]
+        # dagster-dbt asks `dbt --version` (a whole dbt start-up, ~5 s here) on every run to tell dbt Core from
+        # the Fusion engine. The executable is this environment's dbt (_dbt_executable): its version is dbt-core's.
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            try:
+                return version.parse(importlib.metadata.version("dbt-core"))
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        return super()._cli_version
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]):  # type: ignore[override]
+        # dagster-dbt's in-process adapter only serves fetch_row_counts/fetch_column_metadata, which the DuckDB
+        # profile never calls (the dbt asset reads that metadata over its own short connection): skip loading dbt
+        # and the adapter in this process (seconds per run, and it would hold the DuckDB file open).
+        if self.profile_name != "prod":
+            return None
+        return super()._initialize_dbt_core_adapter(args)
+
+    def keep_partial_parse(self, invocation: Any, keep_runs: int = KEEP_INVOCATION_DIRS) -> bool:
+        """After a successful invocation: its partial_parse.msgpack becomes the seed of the next one, and only the
+        newest ``keep_runs`` invocation directories are kept. Returns whether a parse state was kept."""
+        if not self.target_dir or not invocation.is_successful():
+            return False
+        return keep_parse_state(Path(self.target_dir), Path(invocation.target_path), keep_runs)
 
 
 def _dbt_executable() -> str:
@@ -159,4 +220,5 @@ def build_dbt_resource(settings: Settings, project_dir: str | Path | None = None
         profile_name=settings.profile,
         warehouse_path=str(settings.warehouse_path) if not settings.is_prod else None,
         database_url=secret(settings, "database_url") if settings.is_prod else None,
+        target_dir=str(settings.state_dir / "dbt_target"),
     )

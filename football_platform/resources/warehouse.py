@@ -19,6 +19,8 @@ class WarehouseResource(dg.ConfigurableResource):
     kind: str = "duckdb"
     duckdb_path: str | None = None
     database_url: str | None = None
+    # Caches derived from the warehouse's content (the team-state engine checkpoint); None: no cache.
+    cache_dir: str | None = None
 
     def get(self) -> Warehouse:
         path = Path(self.duckdb_path) if self.duckdb_path else None
@@ -36,9 +38,10 @@ class FootballDataSourceResource(dg.ConfigurableResource):
 
 
 def warehouse_resource(settings: Settings) -> WarehouseResource:
+    cache_dir = str(settings.state_dir / "cache")
     if settings.is_prod:
-        return WarehouseResource(kind="postgres", database_url=secret(settings, "database_url"))
-    return WarehouseResource(kind="duckdb", duckdb_path=str(settings.warehouse_path))
+        return WarehouseResource(kind="postgres", database_url=secret(settings, "database_url"), cache_dir=cache_dir)
+    return WarehouseResource(kind="duckdb", duckdb_path=str(settings.warehouse_path), cache_dir=cache_dir)
 
 
 def source_resource(settings: Settings) -> FootballDataSourceResource:

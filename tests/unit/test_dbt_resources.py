@@ -9,12 +9,14 @@ import pytest
 
 from football_platform.defs.transform.assets import DbtBuildConfig, dbt_build_args
 from football_platform.resources.dbt_cli import (
+    PARTIAL_PARSE_FILE,
     DatabaseUrlError,
     _process_environment,
     build_dbt_resource,
     dbt_env,
     dbt_env_for_settings,
     dbt_env_from_database_url,
+    keep_parse_state,
 )
 from football_platform.settings import DBT_PROJECT_DIR, Settings
 
@@ -83,7 +85,10 @@ def test_resource_for_each_profile(tmp_path: Path) -> None:
     prod_settings = Settings(profile="prod", database_url="postgresql://u:s3cret@pg:5432/wh")
     prod = build_dbt_resource(prod_settings)
     assert prod.target == "prod"
-    assert prod.dbt_environment() == dbt_env_for_settings(prod_settings)
+    env = prod.dbt_environment()
+    # every invocation's target directory (and the partial parse state kept between runs) under the state dir
+    assert env.pop("DBT_TARGET_PATH") == str((prod_settings.state_dir / "dbt_target").resolve())
+    assert env == dbt_env_for_settings(prod_settings)
     assert prod.dbt_environment()["FOOTBALL_PG_PASSWORD"] == "s3cret"
 
     with pytest.raises(DatabaseUrlError):
@@ -107,3 +112,34 @@ def test_environment_overrides_are_restored() -> None:
 def test_full_refresh_switch() -> None:
     assert dbt_build_args(DbtBuildConfig()) == ["build"]
     assert dbt_build_args(DbtBuildConfig(full_refresh=True)) == ["build", "--full-refresh"]
+
+
+def test_partial_parse_state_is_kept_between_runs(tmp_path: Path) -> None:
+    target = tmp_path / "dbt_target"
+    runs = []
+    for i in range(4):
+        run = target / f"football_dbt_models-run{i}"
+        run.mkdir(parents=True)
+        (run / PARTIAL_PARSE_FILE).write_bytes(f"state {i}".encode())
+        os.utime(run, (1_000_000 + i, 1_000_000 + i))
+        runs.append(run)
+    assert keep_parse_state(target, runs[-1], keep_runs=2)
+    assert (target / PARTIAL_PARSE_FILE).read_bytes() == b"state 3"  # the seed dagster-dbt copies into the next run
+    assert sorted(p.name for p in target.iterdir() if p.is_dir()) == [runs[2].name, runs[3].name]
+    assert not keep_parse_state(target, tmp_path / "no-such-run")
+
+
+def test_local_resource_skips_the_in_process_adapter(tmp_path: Path) -> None:
+    local = build_dbt_resource(Settings(profile="local", warehouse_path=tmp_path / "w.duckdb", state_dir=tmp_path))
+    assert local.target_dir == str(tmp_path / "dbt_target")
+    # DuckDB: table metadata comes from the asset's own connection; dbt's adapter is not loaded in this process
+    assert local._initialize_dbt_core_adapter(["build"]) is None
+
+    class Invocation:
+        target_path = tmp_path / "dbt_target" / "run"
+
+        @staticmethod
+        def is_successful() -> bool:
+            return False
+
+    assert not local.keep_partial_parse(Invocation())  # a failed run's parse state is never kept

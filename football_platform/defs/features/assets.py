@@ -6,6 +6,7 @@ Feast is imported inside asset bodies only (through :class:`FeastResource`): loa
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -24,10 +25,12 @@ from football_platform.lib import feature_rows as frows
 from football_platform.lib import feature_store as fs
 from football_platform.lib import feature_tables as ftables
 from football_platform.lib.features import KEY_COLUMNS, MARKET_AWARE_FEATURES, build_match_features, team_state_after
+from football_platform.lib.state_checkpoint import team_state_incremental
 from football_platform.resources import FeastResource, WarehouseResource
 
 GROUP = "features"
 OWNERS = ["team:ml"]
+TEAM_STATE_CHECKPOINT = "team_state_engine.pkl"  # under the warehouse resource's cache_dir
 TRAINING_CHUNK_ROWS = 10_000  # entity rows per point-in-time join
 TRAINING_COLUMNS = [*KEY_COLUMNS, *RESULT_COLUMNS,
                     *[c for c in MARKET_AWARE_FEATURES if c not in KEY_COLUMNS], *CLOSING_PROB_COLUMNS]
@@ -108,7 +111,12 @@ def team_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     if store.table_exists("staging", "stg_fixtures"):
         upcoming = store.query_df(ftables.UPCOMING_SQL)
         upcoming = upcoming if len(upcoming) else None
-    states = team_state_after(matches, upcoming)
+    if warehouse.cache_dir:  # resumes the engine after the last processed day (lib/state_checkpoint.py)
+        states, info = team_state_incremental(matches, upcoming, Path(warehouse.cache_dir) / TEAM_STATE_CHECKPOINT)
+        context.log.info(f"team states: {info.mode} ({info.new_matches} new matches){': ' + info.reason if info.reason else ''}")
+        incremental = info.as_metadata()
+    else:
+        states, incremental = team_state_after(matches, upcoming), {"state_mode": "full"}
     as_of = pd.Timestamp(matches["match_date"].max()).normalize() + timedelta(days=1)
     rows = frows.state_rows(states, as_of)
     n = ftables.replace_table(store, "analytics.team_state", rows)
@@ -116,6 +124,7 @@ def team_state(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
         "dagster/row_count": n,
         "state_timestamp": str(rows["event_timestamp"].iloc[0]) if n else "",
         "upcoming_fixtures": 0 if upcoming is None else len(upcoming),
+        **incremental,
         "seconds_total": round(time.perf_counter() - started, 2),
         "preview": table_preview(rows.sort_values("elo", ascending=False), rows=10, cols=8),
     })

@@ -14,9 +14,13 @@ from football_platform.defs.common.metadata import table_preview
 from football_platform.defs.common.partitions import season_partitions
 from football_platform.lib.loading import IngestSummary, ingest_many, load_fixtures, outcome_table
 from football_platform.lib.parsing import SourceFileRejected
+from football_platform.lib.warmup import warm_imports
 from football_platform.resources import FootballDataSourceResource, WarehouseResource
 
 OWNERS = ["team:data-engineering"]
+# Imported by the asset checks on raw_matches (lib/quality.py, ~5 s): started in the background by the ingestion
+# steps before them in an in-process run (lib/warmup.py).
+CHECKS_IMPORT = ("great_expectations",)
 
 
 class IngestConfig(dg.Config):
@@ -87,6 +91,7 @@ def build_raw_matches(partitions_def: dg.PartitionsDefinition | None = None) -> 
         warehouse: WarehouseResource,
         football_source: FootballDataSourceResource,
     ) -> dg.MaterializeResult:
+        warm_imports(CHECKS_IMPORT)  # the Great Expectations suites run next, on what lands here
         leagues = config.leagues or football_source.leagues
         source = football_source.open()
         store = warehouse.get()
@@ -126,6 +131,7 @@ def raw_fixtures(
     warehouse: WarehouseResource,
     football_source: FootballDataSourceResource,
 ) -> dg.MaterializeResult:
+    warm_imports(CHECKS_IMPORT)
     source = football_source.open()
     result = source.fetch_fixtures()
     if result.file is None:

@@ -16,9 +16,13 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from football_platform.contracts import WAREHOUSE_POOL
 from football_platform.defs.transform.translator import FootballDbtTranslator
 from football_platform.lib.warehouse import Warehouse
+from football_platform.lib.warmup import warm_imports
 from football_platform.resources.dbt_cli import get_dbt_project
 
 DBT_ASSETS_NAME = "football_dbt_models"
+# What the steps after dbt import on first use (Feast for the feature store, MLflow and CatBoost for the model): an
+# in-process run imports them in the background while dbt runs (lib/warmup.py).
+IMPORTED_AFTER_DBT = ("feast", "feast.repo_contents", "mlflow", "catboost")
 
 
 class DbtBuildConfig(dg.Config):
@@ -87,18 +91,28 @@ def build_dbt_assets(warehouse_kind: str = "duckdb") -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
     )
     def football_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
-        events = dbt.cli(dbt_build_args(config), context=context).stream()
-        if warehouse_kind == "duckdb":
-            # fetch_row_counts/fetch_column_metadata open dbt-duckdb's adapter in this process and keep the
-            # database file open with its own configuration; every later step of an in-process run
-            # (features, training) could then no longer open the warehouse. The same metadata comes from
-            # one short connection of ours, once dbt (another process) has released the file.
-            path = getattr(dbt, "warehouse_path", None)
-            if path:
-                yield from _with_table_metadata(context, list(events), Warehouse(kind="duckdb", path=Path(path)))
-            else:
-                yield from events
-        else:
-            yield from events.fetch_row_counts().fetch_column_metadata()
+        invocation = dbt.cli(dbt_build_args(config), context=context)
+        warm_imports(IMPORTED_AFTER_DBT)  # on the other core while this process mostly waits for dbt
+        yield from _build_events(context, invocation, dbt, warehouse_kind)
+        keep = getattr(dbt, "keep_partial_parse", None)
+        if keep is not None:
+            keep(invocation)  # the next run's dbt reparses only what changed
 
     return football_dbt_models
+
+
+def _build_events(context: dg.AssetExecutionContext, invocation, dbt: DbtCliResource, warehouse_kind: str):
+    """The dbt events with table metadata (row counts, column schemas) for every model built."""
+    events = invocation.stream()
+    if warehouse_kind == "duckdb":
+        # fetch_row_counts/fetch_column_metadata open dbt-duckdb's adapter in this process and keep the
+        # database file open with its own configuration; every later step of an in-process run
+        # (features, training) could then no longer open the warehouse. The same metadata comes from
+        # one short connection of ours, once dbt (another process) has released the file.
+        path = getattr(dbt, "warehouse_path", None)
+        if path:
+            yield from _with_table_metadata(context, list(events), Warehouse(kind="duckdb", path=Path(path)))
+        else:
+            yield from events
+    else:
+        yield from events.fetch_row_counts().fetch_column_metadata()
