@@ -63,7 +63,7 @@ images: docker-engine
 # tests/containers (images built here, the local compose stack) run after the rest, in one process of their own:
 # their session fixtures (images, stack) must run once, and xdist's loadgroup does not keep a group on one worker
 # with the pinned pytest/xdist. `make test-containers` runs only them.
-CONTAINER_PYTEST_ARGS ?= -p no:cacheprovider -rfE --durations=25
+CONTAINER_PYTEST_ARGS ?= -p no:cacheprovider -rfEP --durations=25
 
 test: install services docker-engine lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS) -m "not containers"
