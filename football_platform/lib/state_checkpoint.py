@@ -54,9 +54,12 @@ def engine_fingerprint(params: FeatureParams) -> str:
     """The feature parameters and the source of the engine's code: a checkpoint built otherwise is not resumed."""
     digest = hashlib.sha256(repr(params).encode())
     root = Path(__file__).resolve().parent
-    for name in _ENGINE_SOURCES:
-        digest.update(name.encode())
-        digest.update((root / name).read_bytes())
+    try:
+        for name in _ENGINE_SOURCES:
+            digest.update(name.encode())
+            digest.update((root / name).read_bytes())
+    except OSError:  # no sources to fingerprint (an unusual install): never resume, always recompute
+        return ""
     return digest.hexdigest()
 
 
@@ -136,7 +139,7 @@ def _resumable(checkpoint: EngineCheckpoint | None, fingerprint: str, frame: pd.
                team_sets: dict) -> tuple[bool, str]:
     if checkpoint is None:
         return False, "no checkpoint"
-    if checkpoint.format != CHECKPOINT_FORMAT or checkpoint.fingerprint != fingerprint:
+    if not fingerprint or checkpoint.format != CHECKPOINT_FORMAT or checkpoint.fingerprint != fingerprint:
         return False, "feature parameters or engine code changed"
     old = frame[frame["match_date"] <= checkpoint.last_date]
     if len(old) != checkpoint.n_matches or history_hash(old) != checkpoint.history:
