@@ -28,20 +28,13 @@ MAX_KEY_BYTES = 256
 MAX_BODY_BYTES = 16 * 1024  # a /predict body is a few hundred bytes
 
 
-def required_scope(path: str) -> str | None:
+def route_rule(path: str) -> tuple[str, str] | None:
+    """``(scope needed, route template)`` of a keyed path, ``None`` for an open one. The template labels a refused
+    request's metrics (bounded values, never the raw path): refusals never reach routing."""
     scope = ROUTE_SCOPES.get(path)
-    if scope is None:
-        for prefix, needed, _template in PREFIX_SCOPES:
-            if path.startswith(prefix):
-                return needed
-    return scope
-
-
-def route_template(path: str) -> str | None:
-    """The route a refused request was meant for, as a bounded metrics label (the template, never the raw path)."""
-    if path in ROUTE_SCOPES:
-        return path
-    return next((template for prefix, _needed, template in PREFIX_SCOPES if path.startswith(prefix)), None)
+    if scope is not None:
+        return scope, path
+    return next(((needed, template) for prefix, needed, template in PREFIX_SCOPES if path.startswith(prefix)), None)
 
 
 async def _answer(send: Any, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()) -> None:
@@ -87,11 +80,11 @@ class Guard:
             if int(length) > self.max_body:
                 await _answer(send, 413, f"request body over {self.max_body} bytes")
                 return
-        needed = required_scope(scope["path"])
-        if needed is not None:
+        rule = route_rule(scope["path"])
+        if rule is not None:
+            needed, label = rule
+            scope.setdefault("state", {})["route_label"] = label  # refusals never reach routing: labelled here
             who = self.keys.lookup(key.decode("latin-1") if key else None)
-            # Refusals never reach routing: label them with the route they were meant for, not "unmatched".
-            scope.setdefault("state", {})["route_label"] = route_template(scope["path"])
             if who is None:
                 client = scope.get("client")
                 allowed, wait = await self.limiter.allow_anonymous(client[0] if client else "unknown")
