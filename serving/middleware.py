@@ -75,15 +75,12 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
-_KNOWN_QUERY: dict[int, tuple[Any, frozenset[str]]] = {}  # id(route) -> (route, its query parameters)
-
-
 def _known_query(route: Any) -> frozenset[str]:
-    """A route's query parameter names, worked out once per route (routes are not hashable: keyed by identity)."""
-    hit = _KNOWN_QUERY.get(id(route))
-    if hit is None or hit[0] is not route:
-        hit = _KNOWN_QUERY[id(route)] = (route, frozenset(_query_names(route.dependant)))
-    return hit[1]
+    """A route's query parameter names, worked out on its first request and kept on the route."""
+    known = getattr(route, "known_query_names", None)
+    if known is None:
+        known = route.known_query_names = frozenset(_query_names(route.dependant))
+    return known
 
 
 async def reject_unknown_query(request: Request) -> None:
